@@ -1,0 +1,100 @@
+# drover — top-level Makefile. `make` builds build/drover and the test backend;
+# `make check` runs unit and integration tests and ends with "N passed, N failed".
+# Runs ./configure itself when build/config.mk is missing.
+
+-include build/config.mk
+
+ifeq ($(wildcard build/config.mk),)
+build/config.mk:
+	./configure
+endif
+
+VERSION := 0.1.0
+B := build
+SRCS := $(shell find src -name '*.cc' ! -name main.cc | sort)
+OBJS := $(SRCS:%.cc=$(B)/obj/%.o)
+UNIT_SRCS := $(shell find t/unit -name '*.cc' 2>/dev/null | sort)
+UNIT_OBJS := $(UNIT_SRCS:%.cc=$(B)/obj/%.o)
+BENCH_SRCS := $(shell find bench -name '*.cc' 2>/dev/null | sort)
+BENCH_OBJS := $(BENCH_SRCS:%.cc=$(B)/obj/%.o)
+BACKEND_SRCS := t/backend/backend.cc
+BACKEND_OBJS := $(BACKEND_SRCS:%.cc=$(B)/obj/%.o)
+
+WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+CXXFLAGS_ALL := -std=c++20 $(OPTFLAGS) $(SANFLAGS) $(WARN) -Isrc $(DEP_CFLAGS) \
+  -DDROVER_VERSION='"$(VERSION)"' -DDROVER_PREFIX='"$(PREFIX)"' \
+  -DDROVER_CONF_PATH='"$(SYSCONFDIR)/drover.conf"' \
+  -DDROVER_BUILD_OPTIONS='"$(CONFIGURE_ARGS)"' $(CXXFLAGS)
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
+LIBS_ALL := $(DEP_LIBS) -lpthread
+
+.PHONY: all check unit integration bench compare demo install clean format check-deps deps fuzz
+
+all: $(B)/drover $(B)/drover-backend
+
+$(B)/obj/%.o: %.cc build/config.mk
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(B)/obj/t/unit/%.o: t/unit/%.cc build/config.mk
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) $(GTEST_CFLAGS) -Wno-sign-compare -MMD -MP -c $< -o $@
+
+$(B)/libdrover.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/drover: $(B)/obj/src/main.o $(B)/libdrover.a
+	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
+
+$(B)/drover-backend: $(BACKEND_OBJS)
+	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS)
+
+$(B)/drover-unit: $(UNIT_OBJS) $(B)/libdrover.a
+	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(GTEST_LIBS) $(LIBS_ALL)
+
+$(B)/drover-bench: $(BENCH_OBJS) $(B)/libdrover.a
+	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(BENCH_LIBS) $(LIBS_ALL)
+
+deps:
+	@tools/install-deps.sh
+
+# Unit tests (GoogleTest) and integration tests (pytest against the real binary).
+check: deps
+	@$(MAKE) --no-print-directory all $(B)/drover-unit
+	@/usr/bin/python3 t/run_tests.py
+
+unit: $(B)/drover-unit
+	$(B)/drover-unit
+
+integration: all
+	cd t/integration && /usr/bin/python3 -m pytest -q
+
+bench: deps $(B)/drover-bench
+	$(B)/drover-bench
+
+compare: all
+	@tools/install-deps.sh --bench
+	/usr/bin/python3 bench/compare.py
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh etc/demo.sh
+
+check-deps:
+	@sh tools/check-deps.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(B)/drover $(DESTDIR)$(SBINDIR)/drover
+	test -e $(DESTDIR)$(SYSCONFDIR)/drover.conf || install -m 644 etc/drover.conf $(DESTDIR)$(SYSCONFDIR)/drover.conf
+	install -m 644 man/drover.8 $(DESTDIR)$(MANDIR)/man8/drover.8
+	install -m 644 man/drover.conf.5 $(DESTDIR)$(MANDIR)/man5/drover.conf.5
+
+format:
+	clang-format -i $$(find src t/unit t/backend bench -name '*.cc' -o -name '*.h')
+
+clean:
+	rm -rf $(B)
+
+-include $(OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BACKEND_OBJS:.o=.d) $(B)/obj/src/main.d

@@ -1,0 +1,144 @@
+// Strict, incremental HTTP/1.1 message-head parsing (RFC 9112) and chunked
+// framing. Pure code: no sockets, no allocation beyond the caller-owned header
+// vector (its capacity is reused between messages). Run by workers.
+//
+// Incremental contract: the caller passes everything buffered so far; the
+// parser answers kIncomplete until the head's terminating CRLFCRLF has arrived
+// (checking limits on the partial input), then kDone with views into the
+// caller's buffer, or kError with the status to answer (400, 414, 431, 501, 505
+// for requests; 502 for responses). Any split of the input gives the same result.
+//
+// Decisions (documented in drover.conf.5, "HTTP parsing"):
+//  - Lines end in CRLF. A bare LF or a bare CR anywhere in a head or in chunk
+//    framing is an error: we never guess where a line ends.
+//  - obs-fold, whitespace before ':', empty field names, control characters
+//    (other than HTAB in values) and NUL are errors.
+//  - Content-Length: digits only; a list or repeated header whose values all
+//    agree is accepted as that value, any disagreement is an error, more than
+//    15 digits is an error. Content-Length together with Transfer-Encoding is
+//    an error (400) on a request.
+//  - Transfer-Encoding on a request must be exactly "chunked" (case-insensitive,
+//    one coding); anything else with chunked last is 501 for unknown codings,
+//    chunked not last is 400; Transfer-Encoding in an HTTP/1.0 request is 400.
+//  - HTTP/1.1 requests need exactly one Host; HTTP/1.0 may omit it. A second
+//    Host is 400. absolute-form targets must agree with Host.
+//  - Only HTTP/1.0 and HTTP/1.1 are accepted (other 1.x: 505; anything else 400;
+//    HTTP/0.9 simple requests: 400).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace drover::http {
+
+struct Header {
+  std::string_view name;
+  std::string_view value;  // trimmed of surrounding SP/HTAB
+};
+
+enum class BodyKind { kNone, kLength, kChunked, kUntilClose };
+
+enum class ParseResult { kIncomplete, kDone, kError };
+
+struct Limits {
+  size_t max_request_line = 8190;   // over -> 414
+  size_t max_field_size = 8190;     // one header line; over -> 431
+  size_t max_fields = 100;          // over -> 431
+};
+
+// Bits for well-known Connection tokens.
+enum ConnectionFlag : uint32_t {
+  kConnClose = 1u << 0,
+  kConnKeepAlive = 1u << 1,
+  kConnUpgrade = 1u << 2,
+};
+
+struct RequestHead {
+  std::string_view method;
+  std::string_view target;      // request-target as sent
+  std::string_view path;        // origin-form path (from absolute-form too), without query
+  std::string_view query;       // text after '?', without it ("" when none)
+  bool has_query = false;
+  int minor = 1;                // HTTP/1.<minor>
+  std::vector<Header> headers;  // all fields, in order
+  std::string_view host;        // the Host value (authority of absolute-form if given)
+  BodyKind body = BodyKind::kNone;   // requests: kNone, kLength or kChunked
+  uint64_t content_length = 0;
+  uint32_t connection = 0;      // ConnectionFlag bits
+  std::vector<std::string_view> connection_tokens;  // all Connection tokens, lowercase-insensitive
+  bool keep_alive = true;       // from version and Connection
+  bool expect_continue = false; // Expect: 100-continue
+  std::string_view upgrade;     // Upgrade header value ("" if none)
+  size_t head_size = 0;         // bytes of the head including the final CRLF
+  void Clear();
+};
+
+struct ResponseHead {
+  int status = 0;
+  int minor = 1;
+  std::string_view reason;
+  std::vector<Header> headers;
+  BodyKind body = BodyKind::kNone;
+  uint64_t content_length = 0;
+  uint32_t connection = 0;
+  std::vector<std::string_view> connection_tokens;
+  bool keep_alive = true;       // the member connection may be reused afterwards
+  size_t head_size = 0;
+  void Clear();
+};
+
+struct ParseError {
+  int status = 400;             // HTTP status to answer with
+  const char* reason = "";      // short lowercase text for the log, e.g. "bare lf in head"
+};
+
+ParseResult ParseRequestHead(const char* buf, size_t len, const Limits& limits, RequestHead* out,
+                             ParseError* err);
+
+// `request_method` decides body-less responses (HEAD), 1xx/204/304 never have
+// a body; otherwise chunked > Content-Length > until close. Limits apply to
+// the member's head too (max_field_size, max_fields; the status line uses
+// max_request_line). Errors are reported with status 502.
+ParseResult ParseResponseHead(const char* buf, size_t len, const Limits& limits,
+                              std::string_view request_method, ResponseHead* out, ParseError* err);
+
+// true for Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
+// Transfer-Encoding, Upgrade and any Proxy-* field (case-insensitive).
+bool IsHopByHop(std::string_view name);
+// true when `name` is one of `tokens` (case-insensitive).
+bool IsListedIn(std::string_view name, const std::vector<std::string_view>& tokens);
+
+// Validates and walks chunked framing: chunk-size [; ext] CRLF data CRLF ...
+// 0 CRLF [trailer fields CRLF] CRLF. Feed() consumes the longest valid prefix
+// of the input; callers forward exactly the consumed bytes verbatim (they are
+// unambiguous once validated).
+class ChunkedDecoder {
+ public:
+  enum class Status { kNeedMore, kDone, kError };
+  explicit ChunkedDecoder(size_t max_line = 4096, size_t max_trailer = 8192)
+      : max_line_(max_line), max_trailer_(max_trailer) {}
+  void Reset();
+  // Consumes a prefix of [p, p+n). *consumed is set to its length (possibly
+  // less than n only with kDone — bytes after the message belong to the next one
+  // — or kError). `*payload` (optional) is increased by the data bytes consumed.
+  Status Feed(const char* p, size_t n, size_t* consumed, uint64_t* payload = nullptr);
+  const char* error() const { return error_; }
+
+ private:
+  enum class State { kSize, kSizeLf, kExt, kData, kDataCr, kDataLf, kTrailerStart,
+                     kTrailerLine, kTrailerLf, kFinalLf, kDone };
+  State state_ = State::kSize;
+  uint64_t remaining_ = 0;
+  size_t size_digits_ = 0;
+  size_t line_len_ = 0;
+  size_t trailer_len_ = 0;
+  size_t max_line_;
+  size_t max_trailer_;
+  const char* error_ = "";
+  // Extension/trailer sub-state kept minimal; see parser.cc.
+  int sub_ = 0;
+};
+
+}  // namespace drover::http

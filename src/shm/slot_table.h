@@ -1,0 +1,125 @@
+// The shared-memory slot table (the analogue of Apache's mod_slotmem_shm): one
+// anonymous MAP_SHARED mapping created by the master before fork, inherited by
+// workers and the health checker. It knows layout, not policy: fixed-size,
+// standard-layout slots of lock-free atomics (no pointers, no std::string), and
+// one robust process-shared mutex per balancer. Every accessor checks its index.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "core/status.h"
+
+namespace drover::shm {
+
+constexpr uint64_t kMagic = 0x31564f5244524f44ULL;  // "DORDROV1"
+constexpr uint32_t kAbi = 1;
+constexpr size_t kKeyMax = 256;    // "balancer\x1furl"
+constexpr size_t kRouteMax = 64;
+constexpr size_t kNameMax = 128;
+
+struct MemberSlot {
+  char key[kKeyMax];                 // identity for carry-over on reload; "" = free slot
+  char url[kKeyMax];                 // member URL (runtime-added members need it here)
+  char route[kRouteMax];             // editable at runtime: read/write under the balancer lock
+  char redirect[kRouteMax];
+  std::atomic<uint32_t> in_use;      // 1 = slot holds a member
+  std::atomic<int32_t> lbfactor;     // loadfactor x 100
+  std::atomic<int32_t> lbset;
+  std::atomic<uint32_t> status;      // config::MemberFlag bits
+  std::atomic<int64_t> lbstatus;
+  std::atomic<int64_t> error_time_ms;   // wall clock ms when E was set, 0 = never
+  std::atomic<uint64_t> retries;        // retries after the retry window
+  std::atomic<uint64_t> elected;        // requests assigned
+  std::atomic<int64_t> busy;            // requests in flight (all processes)
+  std::atomic<uint64_t> bytes_in;       // from the member (read)
+  std::atomic<uint64_t> bytes_out;      // to the member (transferred)
+  std::atomic<uint64_t> failures;       // connect failures, failonstatus, timeouts
+  std::atomic<int32_t> hc_passes;       // consecutive health-check passes
+  std::atomic<int32_t> hc_fails;        // consecutive health-check failures
+  std::atomic<int64_t> hc_last_ms;      // wall clock ms of the last check
+  std::atomic<int64_t> recovered_ms;    // when the member last became usable (slowstart)
+};
+
+struct BalancerSlot {
+  pthread_mutex_t mutex;             // robust, process-shared; guards picks and edits
+  char name[kNameMax];
+  uint32_t first_member;             // index of its first MemberSlot
+  uint32_t capacity;                 // members + growth
+  std::atomic<uint32_t> num_members; // slots in use from first_member (in order)
+  std::atomic<uint32_t> lbmethod;    // config::LbMethod, editable
+  std::atomic<uint64_t> wupdated;    // bumped on any membership/edit change
+  std::atomic<uint64_t> lock_recoveries;  // EOWNERDEAD recoveries
+};
+
+struct Header {
+  uint64_t magic;
+  uint32_t abi;
+  uint32_t num_balancers;
+  uint32_t num_members;              // total MemberSlots
+  uint32_t pad;
+  uint64_t size;                     // bytes mapped
+  uint64_t generation;               // bumped on every reload
+};
+
+static_assert(std::is_standard_layout_v<MemberSlot>);
+static_assert(std::is_standard_layout_v<BalancerSlot>);
+static_assert(std::atomic<int64_t>::is_always_lock_free);
+
+class SlotTable {
+ public:
+  // Maps a zeroed table sized for `config` (members + growth per balancer) and
+  // fills keys, routes, factors and initial status from it. When `previous` is
+  // given (reload), every member whose balancer name and URL are unchanged takes
+  // over the runtime state (lbstatus, counters, flags, manager edits) of its old slot.
+  static core::Result<std::unique_ptr<SlotTable>> Create(const config::Config& config,
+                                                         const SlotTable* previous,
+                                                         uint64_t generation);
+  ~SlotTable();
+  SlotTable(const SlotTable&) = delete;
+  SlotTable& operator=(const SlotTable&) = delete;
+
+  const Header& header() const { return *header_; }
+  bool Valid() const;  // magic, abi and size check (workers call it after fork)
+  uint32_t num_balancers() const { return header_->num_balancers; }
+  // nullptr when out of range.
+  BalancerSlot* balancer(uint32_t b) const;
+  // Member `m` of balancer `b` (0-based within the balancer); nullptr when out of range
+  // of the balancer's capacity.
+  MemberSlot* member(uint32_t b, uint32_t m) const;
+  static std::string MakeKey(std::string_view balancer, std::string_view url);
+
+ private:
+  SlotTable() = default;
+  void* base_ = nullptr;
+  size_t size_ = 0;
+  Header* header_ = nullptr;
+  BalancerSlot* balancers_ = nullptr;
+  MemberSlot* members_ = nullptr;
+};
+
+// Holds a balancer's robust mutex. On EOWNERDEAD (the holder died) it makes
+// the mutex consistent, counts the recovery in the slot and logs at warn.
+class LockGuard {
+ public:
+  explicit LockGuard(BalancerSlot* slot);
+  ~LockGuard();
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  BalancerSlot* slot_;
+  bool locked_ = false;
+};
+
+// Copies `s` into a fixed char array, truncating, always NUL-terminated.
+void CopyString(char* dst, size_t cap, std::string_view s);
+
+}  // namespace drover::shm

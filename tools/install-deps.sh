@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages drover needs to build and test, when missing.
+# Usage: tools/install-deps.sh [--bench]   (--bench adds nginx, haproxy, wrk)
+set -e
+pkgs="g++ make pkg-config libevent-dev libssl-dev libinih-dev libpcre2-dev libgtest-dev
+libbenchmark-dev python3 python3-pytest curl openssl"
+if [ "${1:-}" = "--bench" ]; then
+  pkgs="$pkgs nginx-light haproxy wrk gnuplot-nox valgrind"
+fi
+missing=""
+for p in $pkgs; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing$missing"
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: need root to run apt-get install$missing" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends $missing
