@@ -1,0 +1,585 @@
+#include "master/master.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "core/log.h"
+#include "core/strings.h"
+#include "master/listeners.h"
+#include "shm/slot_table.h"
+#include "worker/privileges.h"
+#include "worker/worker.h"
+
+namespace drover::master {
+namespace {
+
+volatile sig_atomic_t g_reload = 0;
+volatile sig_atomic_t g_quit = 0;
+volatile sig_atomic_t g_terminate = 0;
+volatile sig_atomic_t g_reopen = 0;
+volatile sig_atomic_t g_child = 0;
+volatile sig_atomic_t g_alarm = 0;
+
+void SignalCb(int sig) noexcept {
+  switch (sig) {
+    case SIGHUP: g_reload = 1; break;
+    case SIGQUIT: g_quit = 1; break;
+    case SIGTERM:
+    case SIGINT: g_terminate = 1; break;
+    case SIGUSR1: g_reopen = 1; break;
+    case SIGCHLD: g_child = 1; break;
+    case SIGALRM: g_alarm = 1; break;
+    default: break;
+  }
+}
+
+int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+std::string Errno(int e) { return "(" + std::to_string(e) + ": " + strerror(e) + ")"; }
+
+// sd_notify protocol, spoken directly (no libsystemd): one datagram to $NOTIFY_SOCKET.
+void SdNotify(const char* state) {
+  const char* path = getenv("NOTIFY_SOCKET");
+  if (path == nullptr || path[0] == '\0') {
+    return;
+  }
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return;
+  }
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  size_t n = strlen(path);
+  if (n >= sizeof(sa.sun_path)) {
+    close(fd);
+    return;
+  }
+  memcpy(sa.sun_path, path, n);
+  if (sa.sun_path[0] == '@') {
+    sa.sun_path[0] = '\0';  // abstract namespace
+  }
+  sendto(fd, state, strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa),
+         static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n));
+  close(fd);
+}
+
+// The pid in `path` when it names a live drover process, else 0.
+pid_t LiveDroverPid(const std::string& path) {
+  std::ifstream in(path);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0) {
+    return 0;
+  }
+  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) {
+    return 0;
+  }
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  if (name.find("drover") == std::string::npos) {
+    return 0;
+  }
+  return static_cast<pid_t>(pid);
+}
+
+struct Child {
+  pid_t pid = 0;
+  uint64_t generation = 0;
+  int slot = 0;
+  bool stopping = false;   // told to exit (old generation or shutdown)
+  int64_t stop_deadline_ms = 0;
+};
+
+class Master {
+ public:
+  Master(std::shared_ptr<const config::Config> config, const MasterOptions& options)
+      : config_(std::move(config)), options_(options) {}
+
+  int Run();
+
+ private:
+  bool Start();
+  core::Status OpenLogs(const config::Config& c, int* access_fd);
+  void ChownToWorker(int fd);
+  pid_t SpawnWorker(int slot);
+  void SpawnWorkers();
+  void Reap();
+  void Reload();
+  void Reopen();
+  void StopGeneration(uint64_t generation, int sig, int64_t deadline_ms);
+  void SignalAll(int sig);
+  bool AnyChildren() const { return !children_.empty(); }
+  void KillOverdue();
+  int WorkerCount() const;
+  void WritePidFile();
+
+  std::shared_ptr<const config::Config> config_;
+  MasterOptions options_;
+  std::vector<Listener> listeners_;
+  std::unique_ptr<shm::SlotTable> table_;
+  std::vector<Child> children_;
+  uint64_t generation_ = 1;
+  int access_fd_ = -1;
+  std::string pid_file_;
+};
+
+int Master::WorkerCount() const {
+  int n = config_->global.worker_processes;
+  if (n <= 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    n = cpus > 0 ? static_cast<int>(cpus) : 1;
+  }
+  return n;
+}
+
+void Master::ChownToWorker(int fd) {
+  if (fd < 0 || geteuid() != 0) {
+    return;
+  }
+  auto id = worker::ResolveIdentity(config_->global.user, config_->global.group);
+  if (id.ok() && fchown(fd, id->uid, id->gid) != 0) {
+    DLOG(kWarn, "fchown(log, %d, %d) failed %s", static_cast<int>(id->uid),
+         static_cast<int>(id->gid), Errno(errno).c_str());
+  }
+}
+
+core::Status Master::OpenLogs(const config::Config& c, int* access_fd) {
+  *access_fd = -1;
+  if (!c.server.access_log.empty()) {
+    int fd = open(c.server.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return core::Status::Error("open(\"" + c.server.access_log + "\") failed " + Errno(errno));
+    }
+    *access_fd = fd;
+  }
+  return core::Status::Ok();
+}
+
+void Master::WritePidFile() {
+  pid_file_ = config_->global.pid_file;
+  if (pid_file_.empty()) {
+    return;
+  }
+  std::string tmp = pid_file_ + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    DLOG(kError, "open(\"%s\") failed %s", tmp.c_str(), Errno(errno).c_str());
+    return;
+  }
+  std::string s = std::to_string(getpid()) + "\n";
+  ssize_t w = write(fd, s.data(), s.size());
+  (void)w;
+  close(fd);
+  if (rename(tmp.c_str(), pid_file_.c_str()) != 0) {
+    DLOG(kError, "rename(\"%s\") failed %s", pid_file_.c_str(), Errno(errno).c_str());
+  }
+}
+
+bool Master::Start() {
+  const auto& g = config_->global;
+  if (!g.pid_file.empty()) {
+    pid_t live = LiveDroverPid(g.pid_file);
+    if (live != 0 && live != getpid()) {
+      fprintf(stderr, "drover: %s names a running drover (pid %d); not starting\n",
+              g.pid_file.c_str(), static_cast<int>(live));
+      return false;
+    }
+  }
+  std::string err;
+  if (!core::ErrorLog::Open(g.error_log, g.log_level, &err)) {
+    fprintf(stderr, "drover: ErrorLog: %s\n", err.c_str());
+    return false;
+  }
+  ChownToWorker(core::ErrorLog::fd() > 2 ? core::ErrorLog::fd() : -1);
+  auto st = OpenLogs(*config_, &access_fd_);
+  if (!st.ok()) {
+    fprintf(stderr, "drover: CustomLog: %s\n", st.message().c_str());
+    return false;
+  }
+  ChownToWorker(access_fd_);
+  auto ls = OpenListeners(*config_, nullptr);
+  if (!ls.ok()) {
+    fprintf(stderr, "drover: %s\n", ls.status().message().c_str());
+    return false;
+  }
+  listeners_ = std::move(*ls);
+  auto table = shm::SlotTable::Create(*config_, nullptr, generation_);
+  if (!table.ok()) {
+    fprintf(stderr, "drover: %s\n", table.status().message().c_str());
+    return false;
+  }
+  table_ = std::move(*table);
+  return true;
+}
+
+pid_t Master::SpawnWorker(int slot) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    DLOG(kAlert, "fork() failed %s", Errno(errno).c_str());
+    return -1;
+  }
+  if (pid == 0) {
+    // Child: restore default signal dispositions and an empty mask; the worker
+    // installs its own handlers in its event loop.
+    for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGCHLD, SIGALRM}) {
+      signal(sig, SIG_DFL);
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    worker::WorkerContext ctx;
+    ctx.config = config_;
+    for (const auto& l : listeners_) {
+      ctx.listeners.push_back({l.fd, l.config});
+    }
+    ctx.table = table_.get();
+    ctx.access_log_fd = access_fd_;
+    ctx.generation = generation_;
+    ctx.slot = slot;
+    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    _exit(worker::RunWorker(ctx));
+  }
+  children_.push_back({pid, generation_, slot, false, 0});
+  return pid;
+}
+
+void Master::SpawnWorkers() {
+  int n = WorkerCount();
+  for (int i = 0; i < n; ++i) {
+    SpawnWorker(i);
+  }
+}
+
+void Master::StopGeneration(uint64_t generation, int sig, int64_t deadline_ms) {
+  for (auto& c : children_) {
+    if (c.generation == generation && !c.stopping) {
+      c.stopping = true;
+      c.stop_deadline_ms = deadline_ms;
+      kill(c.pid, sig);
+    }
+  }
+}
+
+void Master::SignalAll(int sig) {
+  for (auto& c : children_) {
+    kill(c.pid, sig);
+  }
+}
+
+void Master::KillOverdue() {
+  int64_t now = NowMs();
+  for (auto& c : children_) {
+    if (c.stopping && c.stop_deadline_ms != 0 && now > c.stop_deadline_ms) {
+      DLOG(kWarn, "worker %d did not exit in time, sending SIGKILL", static_cast<int>(c.pid));
+      kill(c.pid, SIGKILL);
+      c.stop_deadline_ms = 0;
+    }
+  }
+}
+
+void Master::Reap() {
+  while (true) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) {
+      return;
+    }
+    for (size_t i = 0; i < children_.size(); ++i) {
+      if (children_[i].pid != pid) {
+        continue;
+      }
+      Child c = children_[i];
+      children_.erase(children_.begin() + static_cast<long>(i));
+      if (c.stopping) {
+        DLOG(kInfo, "worker %d (generation %llu) exited", static_cast<int>(pid),
+             static_cast<unsigned long long>(c.generation));
+        break;
+      }
+      if (WIFSIGNALED(status)) {
+        DLOG(kAlert, "worker %d exited on signal %d", static_cast<int>(pid), WTERMSIG(status));
+      } else {
+        DLOG(kAlert, "worker %d exited with code %d", static_cast<int>(pid), WEXITSTATUS(status));
+      }
+      if (WIFEXITED(status) && WEXITSTATUS(status) == worker::kExitFatal) {
+        DLOG(kAlert, "worker %d exited with fatal error and will not be respawned",
+             static_cast<int>(pid));
+        break;
+      }
+      if (c.generation == generation_ && !g_quit && !g_terminate) {
+        pid_t np = SpawnWorker(c.slot);
+        DLOG(kNotice, "respawned worker %d as %d", static_cast<int>(pid), static_cast<int>(np));
+      }
+      break;
+    }
+  }
+}
+
+void Master::Reload() {
+  SdNotify("RELOADING=1");
+  DLOG(kNotice, "reloading configuration %s", options_.load.file.c_str());
+  auto loaded = config::Load(options_.load);
+  if (!loaded.ok()) {
+    DLOG(kError, "reload failed, keeping the running configuration: %s",
+         loaded.status().message().c_str());
+    SdNotify("READY=1");
+    return;
+  }
+  std::shared_ptr<const config::Config> next = *loaded;
+  std::string err;
+  int new_access = -1;
+  auto st = OpenLogs(*next, &new_access);
+  if (!st.ok()) {
+    DLOG(kError, "reload failed, keeping the running configuration: %s", st.message().c_str());
+    SdNotify("READY=1");
+    return;
+  }
+  auto ls = OpenListeners(*next, &listeners_);
+  if (!ls.ok()) {
+    DLOG(kError, "reload failed, keeping the running configuration: %s",
+         ls.status().message().c_str());
+    if (new_access >= 0) {
+      close(new_access);
+    }
+    SdNotify("READY=1");
+    return;
+  }
+  auto table = shm::SlotTable::Create(*next, table_.get(), generation_ + 1);
+  if (!table.ok()) {
+    DLOG(kError, "reload failed, keeping the running configuration: %s",
+         table.status().message().c_str());
+    // Give the sockets back: `listeners_` had them moved out.
+    for (auto& nl : *ls) {
+      bool back = false;
+      for (auto& ol : listeners_) {
+        if (ol.fd < 0 && ol.Key() == nl.Key()) {
+          ol.fd = nl.fd;
+          back = true;
+          break;
+        }
+      }
+      if (!back) {
+        close(nl.fd);
+      }
+    }
+    if (new_access >= 0) {
+      close(new_access);
+    }
+    SdNotify("READY=1");
+    return;
+  }
+  if (!core::ErrorLog::Open(next->global.error_log, next->global.log_level, &err)) {
+    DLOG(kError, "reload: ErrorLog: %s (keeping the old error log)", err.c_str());
+  }
+  uint64_t old_generation = generation_;
+  CloseListeners(&listeners_);  // the ones not carried over
+  listeners_ = std::move(*ls);
+  if (access_fd_ >= 0) {
+    close(access_fd_);
+  }
+  config_ = next;
+  access_fd_ = new_access;
+  ChownToWorker(access_fd_);
+  ChownToWorker(core::ErrorLog::fd() > 2 ? core::ErrorLog::fd() : -1);
+  table_ = std::move(*table);
+  ++generation_;
+  SpawnWorkers();
+  StopGeneration(old_generation, SIGQUIT,
+                 NowMs() + config_->global.graceful_shutdown_timeout_ms + 5000);
+  DLOG(kNotice, "configuration reloaded, generation %llu",
+       static_cast<unsigned long long>(generation_));
+  SdNotify("READY=1");
+}
+
+void Master::Reopen() {
+  std::string err;
+  if (!core::ErrorLog::Reopen(&err)) {
+    DLOG(kError, "reopen: %s", err.c_str());
+  }
+  ChownToWorker(core::ErrorLog::fd() > 2 ? core::ErrorLog::fd() : -1);
+  int fd = -1;
+  auto st = OpenLogs(*config_, &fd);
+  if (!st.ok()) {
+    DLOG(kError, "reopen: %s", st.message().c_str());
+  } else {
+    if (access_fd_ >= 0) {
+      close(access_fd_);
+    }
+    access_fd_ = fd;
+    ChownToWorker(access_fd_);
+  }
+  SignalAll(SIGUSR1);
+  DLOG(kNotice, "log files reopened");
+}
+
+int Master::Run() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGCHLD, SIGALRM}) {
+    sigaddset(&set, sig);
+  }
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) {
+    fprintf(stderr, "drover: sigprocmask() failed %s\n", Errno(errno).c_str());
+    return 2;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = SignalCb;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGCHLD, SIGALRM}) {
+    sigaction(sig, &sa, nullptr);
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  if (!Start()) {
+    return 2;
+  }
+  if (!options_.foreground) {
+    pid_t pid = fork();
+    if (pid < 0) {
+      fprintf(stderr, "drover: fork() failed %s\n", Errno(errno).c_str());
+      return 2;
+    }
+    if (pid > 0) {
+      _exit(0);
+    }
+    setsid();
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+      if (core::ErrorLog::fd() != 2) {
+        dup2(devnull, 2);
+      }
+      if (devnull > 2) {
+        close(devnull);
+      }
+    }
+  }
+  WritePidFile();
+  SpawnWorkers();
+  DLOG(kNotice, "drover %s started, %d workers", DROVER_VERSION, WorkerCount());
+  SdNotify("READY=1");
+
+  sigset_t empty;
+  sigemptyset(&empty);
+  bool shutting_down = false;
+  while (true) {
+    if (!g_child && !g_reload && !g_quit && !g_terminate && !g_reopen && !g_alarm) {
+      alarm(1);
+      sigsuspend(&empty);
+    }
+    if (g_child) {
+      g_child = 0;
+      Reap();
+    }
+    if (g_alarm) {
+      g_alarm = 0;
+      KillOverdue();
+    }
+    if (g_terminate && !shutting_down) {
+      shutting_down = true;
+      SdNotify("STOPPING=1");
+      DLOG(kNotice, "fast shutdown");
+      for (auto& c : children_) {
+        c.stopping = true;
+        c.stop_deadline_ms = NowMs() + 3000;
+        kill(c.pid, SIGTERM);
+      }
+    } else if (g_quit && !shutting_down) {
+      shutting_down = true;
+      SdNotify("STOPPING=1");
+      DLOG(kNotice, "graceful shutdown");
+      for (auto& c : children_) {
+        if (!c.stopping) {
+          c.stopping = true;
+          c.stop_deadline_ms = NowMs() + config_->global.graceful_shutdown_timeout_ms + 5000;
+          kill(c.pid, SIGQUIT);
+        }
+      }
+      CloseListeners(&listeners_);
+    }
+    if (shutting_down) {
+      if (g_terminate) {
+        // A TERM during a graceful shutdown turns it into a fast one.
+        for (auto& c : children_) {
+          if (c.stop_deadline_ms > NowMs() + 3000) {
+            c.stop_deadline_ms = NowMs() + 3000;
+            kill(c.pid, SIGTERM);
+          }
+        }
+      }
+      if (!AnyChildren()) {
+        break;
+      }
+      g_reload = 0;
+      g_reopen = 0;
+      continue;
+    }
+    if (g_reload) {
+      g_reload = 0;
+      Reload();
+    }
+    if (g_reopen) {
+      g_reopen = 0;
+      Reopen();
+    }
+  }
+  CloseListeners(&listeners_);
+  if (!pid_file_.empty()) {
+    unlink(pid_file_.c_str());
+  }
+  DLOG(kNotice, "exiting");
+  return 0;
+}
+
+}  // namespace
+
+int RunMaster(std::shared_ptr<const config::Config> config, const MasterOptions& options) {
+  Master m(std::move(config), options);
+  return m.Run();
+}
+
+int SendSignal(const config::Config& config, const std::string& name) {
+  int sig = 0;
+  if (name == "reload") {
+    sig = SIGHUP;
+  } else if (name == "reopen") {
+    sig = SIGUSR1;
+  } else if (name == "quit") {
+    sig = SIGQUIT;
+  } else if (name == "stop") {
+    sig = SIGTERM;
+  } else {
+    fprintf(stderr, "drover: unknown signal '%s' (reload, reopen, quit or stop)\n", name.c_str());
+    return 1;
+  }
+  const std::string& path = config.global.pid_file;
+  std::ifstream in(path);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0) {
+    fprintf(stderr, "drover: cannot read a pid from PidFile %s\n", path.c_str());
+    return 1;
+  }
+  if (kill(static_cast<pid_t>(pid), sig) != 0) {
+    fprintf(stderr, "drover: kill(%ld, %s) failed %s\n", pid, name.c_str(), Errno(errno).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace drover::master

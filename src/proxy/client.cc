@@ -1,0 +1,1354 @@
+// ClientConn: one client connection and the exchange it is running with a
+// member. Parses request heads in place (a copy of the head bytes is kept for
+// the exchange), forwards them rebuilt, streams bodies both ways with
+// watermark backpressure, and answers local errors. Runs in workers only.
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "core/strings.h"
+#include "proxy/server.h"
+
+namespace drover::proxy {
+namespace {
+
+// Past this many bytes waiting in one side's output, reading the other side stops.
+constexpr size_t kHighWater = 256 * 1024;
+constexpr size_t kLowWater = 64 * 1024;
+// Most bytes read from a client while a request is being handled (pipelining).
+constexpr size_t kClientReadMax = 64 * 1024;
+constexpr int64_t kLingerMs = 2000;
+
+const char* StatusReason(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+void SetNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void AppendHeader(std::string* out, std::string_view name, std::string_view value) {
+  out->append(name);
+  out->append(": ");
+  out->append(value);
+  out->append("\r\n");
+}
+
+// Rebases views from one copy of a buffer to another.
+std::string_view Rebase(std::string_view v, const char* from, const char* to) {
+  if (v.data() == nullptr || v.empty()) {
+    return v;
+  }
+  return std::string_view(to + (v.data() - from), v.size());
+}
+
+void RebaseRequest(http::RequestHead* r, const char* from, const char* to) {
+  r->method = Rebase(r->method, from, to);
+  r->target = Rebase(r->target, from, to);
+  r->path = Rebase(r->path, from, to);
+  r->query = Rebase(r->query, from, to);
+  r->host = Rebase(r->host, from, to);
+  r->upgrade = Rebase(r->upgrade, from, to);
+  for (auto& h : r->headers) {
+    h.name = Rebase(h.name, from, to);
+    h.value = Rebase(h.value, from, to);
+  }
+  for (auto& t : r->connection_tokens) {
+    t = Rebase(t, from, to);
+  }
+}
+
+void RebaseResponse(http::ResponseHead* r, const char* from, const char* to) {
+  r->reason = Rebase(r->reason, from, to);
+  for (auto& h : r->headers) {
+    h.name = Rebase(h.name, from, to);
+    h.value = Rebase(h.value, from, to);
+  }
+  for (auto& t : r->connection_tokens) {
+    t = Rebase(t, from, to);
+  }
+}
+
+bool IsIdempotent(std::string_view m) {
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" ||
+         m == "DELETE";
+}
+
+}  // namespace
+
+ClientConn::ClientConn(Server* server, int fd, const sockaddr* peer, int peer_len,
+                       uint16_t local_port, bool tls)
+    : server_(server), local_port_(local_port), tls_(tls) {
+  char ip[INET6_ADDRSTRLEN] = "-";
+  if (peer->sa_family == AF_INET) {
+    auto* s4 = reinterpret_cast<const sockaddr_in*>(peer);
+    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+    peer_port_ = ntohs(s4->sin_port);
+  } else if (peer->sa_family == AF_INET6) {
+    auto* s6 = reinterpret_cast<const sockaddr_in6*>(peer);
+    inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+    peer_port_ = ntohs(s6->sin6_port);
+  }
+  (void)peer_len;
+  peer_ip_ = ip;
+  SetNoDelay(fd);
+  bev_ = bufferevent_socket_new(server->base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  if (bev_ == nullptr) {
+    close(fd);
+  }
+}
+
+ClientConn::~ClientConn() {
+  if (up_ != nullptr) {
+    server_->DeferFree(up_);
+    up_ = nullptr;
+  }
+  if (member_started_ && balancer_ != nullptr) {
+    balancer_->OnRequestEnd(static_cast<uint32_t>(member_), up_bytes_in_, up_bytes_out_);
+    member_started_ = false;
+  }
+  if (timer_ != nullptr) {
+    event_free(timer_);
+  }
+  if (bev_ != nullptr) {
+    bufferevent_free(bev_);
+  }
+}
+
+bool ClientConn::Start() {
+  if (bev_ == nullptr) {
+    return false;
+  }
+  timer_ = evtimer_new(server_->base(), TimerCb, this);
+  if (timer_ == nullptr) {
+    return false;
+  }
+  bufferevent_setcb(bev_, ReadCb, WriteCb, EventCb, this);
+  bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
+  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  // The first request must arrive within RequestHeaderTimeout.
+  ArmTimer(server_->server_config().request_header_timeout_ms);
+  return true;
+}
+
+// ----------------------------------------------------------------- callbacks
+
+void ClientConn::ReadCb(bufferevent*, void* arg) noexcept { static_cast<ClientConn*>(arg)->OnRead(); }
+void ClientConn::WriteCb(bufferevent*, void* arg) noexcept {
+  static_cast<ClientConn*>(arg)->OnWrite();
+}
+void ClientConn::EventCb(bufferevent*, short events, void* arg) noexcept {
+  static_cast<ClientConn*>(arg)->OnEvent(events);
+}
+void ClientConn::TimerCb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<ClientConn*>(arg)->OnTimer();
+}
+
+void ClientConn::ArmTimer(int64_t ms) {
+  struct timeval tv = {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  evtimer_add(timer_, &tv);
+}
+
+void ClientConn::SetIdleTimeouts() {
+  // Waiting for a request: the timer bounds it; no bufferevent timeouts.
+  bufferevent_set_timeouts(bev_, nullptr, nullptr);
+}
+
+void ClientConn::OnRead() {
+  switch (state_) {
+    case State::kIdle:
+    case State::kHead:
+      ProcessInput();
+      break;
+    case State::kProxying:
+      if (!req_body_done_ && up_ != nullptr && up_->connected_) {
+        PumpRequestBody();
+      }
+      break;
+    case State::kLinger: {
+      evbuffer* in = bufferevent_get_input(bev_);
+      evbuffer_drain(in, evbuffer_get_length(in));
+      break;
+    }
+    case State::kClosed:
+      break;
+  }
+}
+
+void ClientConn::OnWrite() {
+  if (state_ == State::kClosed) {
+    return;
+  }
+  evbuffer* out = bufferevent_get_output(bev_);
+  if (close_after_flush_) {
+    if (evbuffer_get_length(out) == 0) {
+      StartLinger();
+    }
+    return;
+  }
+  if (up_paused_ && up_ != nullptr && evbuffer_get_length(out) <= kLowWater) {
+    up_paused_ = false;
+    bufferevent_enable(up_->bev_, EV_READ);
+    PumpResponseBody();
+  }
+}
+
+void ClientConn::OnEvent(short events) {
+  if (state_ == State::kClosed) {
+    return;
+  }
+  if (state_ == State::kLinger) {
+    Close();
+    return;
+  }
+  if ((events & BEV_EVENT_TIMEOUT) != 0) {
+    DLOG(kInfo, "client %s: i/o timeout", peer_ip_.c_str());
+    Close();
+    return;
+  }
+  if ((events & BEV_EVENT_EOF) != 0 && state_ == State::kProxying && req_body_done_ &&
+      (events & BEV_EVENT_ERROR) == 0) {
+    // Half-close after a complete request: finish the response, then close.
+    client_eof_ = true;
+    keep_alive_ = false;
+    return;
+  }
+  if (state_ == State::kProxying && exchange_active_) {
+    DLOG(kInfo, "client %s closed the connection during %.*s %.*s", peer_ip_.c_str(),
+         static_cast<int>(req_.method.size()), req_.method.data(),
+         static_cast<int>(req_.path.size()), req_.path.data());
+    if (status_ == 0) {
+      status_ = 499;
+    }
+    keep_alive_ = false;
+    WriteAccessLog();
+  }
+  Close();
+}
+
+void ClientConn::OnTimer() {
+  if (state_ == State::kLinger || close_after_flush_) {
+    Close();
+    return;
+  }
+  if (state_ == State::kHead) {
+    DLOG(kInfo, "client %s: request head not complete within RequestHeaderTimeout",
+         peer_ip_.c_str());
+    SendLocal(408, "request head timeout", true);
+    return;
+  }
+  if (state_ == State::kIdle) {
+    Close();
+  }
+}
+
+// ------------------------------------------------------------------ requests
+
+void ClientConn::ProcessInput() {
+  if (in_process_) {
+    return;
+  }
+  in_process_ = true;
+  evbuffer* in = bufferevent_get_input(bev_);
+  while ((state_ == State::kIdle || state_ == State::kHead) && !close_after_flush_) {
+    size_t len = evbuffer_get_length(in);
+    if (len == 0) {
+      break;
+    }
+    if (state_ == State::kIdle) {
+      state_ = State::kHead;
+      ArmTimer(server_->server_config().request_header_timeout_ms);
+    }
+    const auto& lim = server_->limits();
+    size_t max_head = lim.max_request_line + 2 + (lim.max_fields + 1) * (lim.max_field_size + 2);
+    size_t n = len < max_head ? len : max_head;
+    const char* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
+    http::ParseError err;
+    auto r = http::ParseRequestHead(p, n, lim, &req_, &err);
+    if (r == http::ParseResult::kIncomplete) {
+      if (n >= max_head) {
+        SendLocal(431, "request head too large", true);
+      } else if (len >= kClientReadMax) {
+        // The read watermark stops reading at kClientReadMax: allow a head up
+        // to max_head by raising it for this request.
+        bufferevent_setwatermark(bev_, EV_READ, 0, max_head + 1);
+      }
+      break;
+    }
+    if (r == http::ParseResult::kError) {
+      DLOG(kInfo, "client %s: bad request (%s), answering %d", peer_ip_.c_str(), err.reason,
+           err.status);
+      SendLocal(err.status, err.reason, true);
+      break;
+    }
+    // Keep a private copy of the head for the whole exchange.
+    head_buf_.assign(p, req_.head_size);
+    RebaseRequest(&req_, p, head_buf_.data());
+    evbuffer_drain(in, req_.head_size);
+    req_bytes_ = req_.head_size;
+    bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
+    evtimer_del(timer_);
+    StartExchange();
+  }
+  in_process_ = false;
+}
+
+void ClientConn::ResetExchange() {
+  route_ = Route();
+  balancer_ = nullptr;
+  pick_ = balancer::PickResult();
+  tried_.clear();
+  attempts_ = 0;
+  member_ = -1;
+  member_started_ = false;
+  up_paused_ = false;
+  client_paused_ = false;
+  retried_stale_ = false;
+  resp_state_ = RespState::kNone;
+  req_body_done_ = true;
+  req_remaining_ = 0;
+  req_payload_ = 0;
+  req_chunked_.Reset();
+  resp_remaining_ = 0;
+  resp_chunked_.Reset();
+  dechunk_ = false;
+  resp_close_delimited_ = false;
+  sent_continue_ = false;
+  status_ = 0;
+  resp_body_bytes_ = 0;
+  resp_bytes_ = 0;
+  up_bytes_in_ = 0;
+  up_bytes_out_ = 0;
+  out_headers_.clear();
+  rewritten_.clear();
+  resp_.Clear();
+  exchange_active_ = true;
+}
+
+void ClientConn::StartExchange() {
+  ResetExchange();
+  state_ = State::kProxying;
+  start_us_ = WallUs();
+  ++requests_;
+  const auto& sc = server_->server_config();
+  keep_alive_ = req_.keep_alive && !shutting_down_ && !server_->shutting_down();
+  if (sc.max_keepalive_requests > 0 && requests_ >= static_cast<uint64_t>(sc.max_keepalive_requests)) {
+    keep_alive_ = false;
+  }
+  req_body_done_ = req_.body == http::BodyKind::kNone ||
+                   (req_.body == http::BodyKind::kLength && req_.content_length == 0);
+  req_remaining_ = req_.body == http::BodyKind::kLength ? req_.content_length : 0;
+  // Client I/O timeouts while the exchange runs.
+  struct timeval tv = {static_cast<time_t>(sc.timeout_ms / 1000),
+                       static_cast<suseconds_t>((sc.timeout_ms % 1000) * 1000)};
+  bufferevent_set_timeouts(bev_, req_body_done_ ? nullptr : &tv, &tv);
+
+  if (!req_.host.empty()) {
+    client_host_.assign(req_.host.data(), req_.host.size());
+  } else {
+    client_host_ = sc.server_name;
+    uint16_t def = tls_ ? 443 : 80;
+    if (local_port_ != def) {
+      client_host_ += ":" + std::to_string(local_port_);
+    }
+  }
+
+  if (sc.limit_request_body > 0 && req_.body == http::BodyKind::kLength &&
+      req_.content_length > static_cast<uint64_t>(sc.limit_request_body)) {
+    SendLocal(413, "request body larger than LimitRequestBody", true);
+    return;
+  }
+  route_ = MatchRoute(sc, req_.path, req_.query, req_.has_query);
+  if (route_.rule == nullptr || route_.rule->exclude) {
+    SendLocal(404, "no ProxyPass rule matched", !req_body_done_);
+    return;
+  }
+  balancer_ = server_->balancer(route_.rule->balancer);
+  PickAndConnect();
+}
+
+// Picks members until one connects synchronously-or-pending, or none is left.
+bool ClientConn::PickAndConnect() {
+  balancer::PickRequest preq;
+  preq.path = req_.path;
+  preq.query = req_.query;
+  preq.has_query = req_.has_query;
+  for (const auto& h : req_.headers) {
+    if (core::IEquals(h.name, "cookie")) {
+      preq.cookies.push_back(h.value);
+    }
+  }
+  const auto& bc = balancer_->config();
+  int max_attempts = bc.MaxAttempts();
+  if (max_attempts < 0) {
+    max_attempts = 0;
+  }
+  while (true) {
+    int64_t now_ms = WallUs() / 1000;
+    balancer::PickResult pr = balancer_->Pick(preq, tried_, now_ms);
+    if (pr.member < 0) {
+      if (!tried_.empty() && pick_.member >= 0) {
+        // Keep the first pick's sticky info for the log.
+      } else {
+        pick_ = pr;
+      }
+      DLOG(kError, "proxy: balancer %s: no usable member for %.*s (%s)", bc.name.c_str(),
+           static_cast<int>(req_.path.size()), req_.path.data(), pr.reason);
+      SendLocal(503, "no usable member", !req_body_done_);
+      return false;
+    }
+    if (tried_.empty()) {
+      pick_ = pr;
+    } else {
+      // A failover keeps the session route; the route counts as changed.
+      pr.session_route = pick_.session_route;
+      pr.route_changed = true;
+      pick_ = pr;
+    }
+    member_ = pr.member;
+    if (ConnectTo(pr.member)) {
+      return true;
+    }
+    // Synchronous connect failure: mark and try another member.
+    balancer_->OnConnectFailure(static_cast<uint32_t>(pr.member), WallUs() / 1000);
+    tried_.push_back(pr.member);
+    if (attempts_++ >= max_attempts) {
+      SendLocal(503, "all attempts failed", !req_body_done_);
+      return false;
+    }
+  }
+}
+
+bool ClientConn::ConnectTo(int member) {
+  uint32_t b = balancer_->index();
+  uint32_t m = static_cast<uint32_t>(member);
+  MemberAddr* addr = server_->member_addr(b, m);
+  if (addr == nullptr || !addr->resolved) {
+    DLOG(kError, "proxy: balancer %s: member %s has no address", balancer_->name().c_str(),
+         addr != nullptr ? addr->url.c_str() : "?");
+    return false;
+  }
+  if (!member_started_) {
+    balancer_->OnRequestStart(m);
+    member_started_ = true;
+  }
+  UpstreamConn* u = addr->disablereuse ? nullptr : server_->TakeIdle(b, m);
+  if (u != nullptr) {
+    up_ = u;
+    u->owner_ = this;
+    bufferevent_setcb(u->bev_, UpstreamConn::ReadCb, UpstreamConn::WriteCb,
+                      UpstreamConn::EventCb, u);
+    OnUpstreamConnected();
+    return true;
+  }
+  u = new UpstreamConn(server_, b, m);
+  u->bev_ = bufferevent_socket_new(server_->base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  if (u->bev_ == nullptr) {
+    delete u;
+    return false;
+  }
+  u->owner_ = this;
+  up_ = u;
+  bufferevent_setcb(u->bev_, UpstreamConn::ReadCb, UpstreamConn::WriteCb, UpstreamConn::EventCb,
+                    u);
+  struct timeval ctv = {static_cast<time_t>(addr->connect_timeout_ms / 1000),
+                        static_cast<suseconds_t>((addr->connect_timeout_ms % 1000) * 1000)};
+  bufferevent_set_timeouts(u->bev_, &ctv, &ctv);
+  bufferevent_enable(u->bev_, EV_READ | EV_WRITE);
+  if (bufferevent_socket_connect(u->bev_, reinterpret_cast<sockaddr*>(&addr->addr),
+                                 static_cast<int>(addr->len)) != 0) {
+    int e = errno;
+    DLOG(kError, "proxy: balancer %s: connect() to member %s failed (%d: %s)",
+         balancer_->name().c_str(), addr->url.c_str(), e, strerror(e));
+    up_ = nullptr;
+    server_->DeferFree(u);
+    return false;
+  }
+  int fd = bufferevent_getfd(u->bev_);
+  if (fd >= 0) {
+    SetNoDelay(fd);
+  }
+  return true;
+}
+
+void ClientConn::BuildUpstreamHead() {
+  const auto& sc = server_->server_config();
+  MemberAddr* addr = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
+  up_head_.clear();
+  up_head_.append(req_.method);
+  up_head_.push_back(' ');
+  up_head_.append(addr->path);
+  if (route_.path.empty() || route_.path[0] != '/') {
+    if (addr->path.empty()) {
+      up_head_.push_back('/');
+    }
+  }
+  up_head_.append(route_.path);
+  up_head_.append(" HTTP/1.1\r\n");
+  if (sc.preserve_host && !req_.host.empty()) {
+    AppendHeader(&up_head_, "Host", req_.host);
+  } else {
+    AppendHeader(&up_head_, "Host", addr->host_header);
+  }
+  std::string_view xff_prev;
+  std::string_view xfh_prev;
+  std::string_view xfs_prev;
+  std::string_view via_prev;
+  for (const auto& h : req_.headers) {
+    if (http::IsHopByHop(h.name) || http::IsListedIn(h.name, req_.connection_tokens)) {
+      continue;
+    }
+    if (core::IEquals(h.name, "host") || core::IEquals(h.name, "content-length") ||
+        core::IEquals(h.name, "expect")) {
+      continue;
+    }
+    if (sc.add_headers) {
+      if (core::IEquals(h.name, "x-forwarded-for")) {
+        xff_prev = h.value;  // merged below (the last one; repeated fields are rare)
+        continue;
+      }
+      if (core::IEquals(h.name, "x-forwarded-host")) {
+        xfh_prev = h.value;
+        continue;
+      }
+      if (core::IEquals(h.name, "x-forwarded-server")) {
+        xfs_prev = h.value;
+        continue;
+      }
+      if (core::IEquals(h.name, "x-forwarded-proto")) {
+        continue;  // ours replaces the client's: it must not be spoofable
+      }
+    }
+    if (sc.via && core::IEquals(h.name, "via")) {
+      via_prev = h.value;
+      continue;
+    }
+    AppendHeader(&up_head_, h.name, h.value);
+  }
+  if (sc.add_headers) {
+    up_head_.append("X-Forwarded-For: ");
+    if (!xff_prev.empty()) {
+      up_head_.append(xff_prev);
+      up_head_.append(", ");
+    }
+    up_head_.append(peer_ip_);
+    up_head_.append("\r\n");
+    if (!req_.host.empty()) {
+      up_head_.append("X-Forwarded-Host: ");
+      if (!xfh_prev.empty()) {
+        up_head_.append(xfh_prev);
+        up_head_.append(", ");
+      }
+      up_head_.append(req_.host);
+      up_head_.append("\r\n");
+    }
+    up_head_.append("X-Forwarded-Server: ");
+    if (!xfs_prev.empty()) {
+      up_head_.append(xfs_prev);
+      up_head_.append(", ");
+    }
+    up_head_.append(sc.server_name);
+    up_head_.append("\r\n");
+    AppendHeader(&up_head_, "X-Forwarded-Proto", tls_ ? "https" : "http");
+  }
+  if (sc.via) {
+    up_head_.append("Via: ");
+    if (!via_prev.empty()) {
+      up_head_.append(via_prev);
+      up_head_.append(", ");
+    }
+    up_head_.append(req_.minor == 0 ? "1.0 " : "1.1 ");
+    up_head_.append(sc.server_name);
+    up_head_.append("\r\n");
+  }
+  if (req_.body == http::BodyKind::kLength) {
+    up_head_.append("Content-Length: ");
+    up_head_.append(std::to_string(req_.content_length));
+    up_head_.append("\r\n");
+  } else if (req_.body == http::BodyKind::kChunked) {
+    up_head_.append("Transfer-Encoding: chunked\r\n");
+  }
+  if (addr->disablereuse) {
+    up_head_.append("Connection: close\r\n");
+  }
+  up_head_.append("\r\n");
+}
+
+void ClientConn::OnUpstreamConnected() {
+  MemberAddr* addr = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
+  struct timeval tv = {static_cast<time_t>(addr->timeout_ms / 1000),
+                       static_cast<suseconds_t>((addr->timeout_ms % 1000) * 1000)};
+  bufferevent_set_timeouts(up_->bev_, &tv, &tv);
+  bufferevent_setwatermark(up_->bev_, EV_READ, 0, 0);
+  bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
+  bufferevent_enable(up_->bev_, EV_READ | EV_WRITE);
+  BuildUpstreamHead();
+  ++up_->requests_;
+  evbuffer_add(bufferevent_get_output(up_->bev_), up_head_.data(), up_head_.size());
+  up_bytes_out_ += up_head_.size();
+  resp_state_ = RespState::kHead;
+  if (req_.expect_continue && !req_body_done_ && !sent_continue_ &&
+      evbuffer_get_length(bufferevent_get_input(bev_)) == 0) {
+    // We ask for the body ourselves (nginx's way): Expect is not forwarded.
+    sent_continue_ = true;
+    static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    bufferevent_write(bev_, kContinue, sizeof(kContinue) - 1);
+  }
+  if (!req_body_done_) {
+    PumpRequestBody();
+  }
+}
+
+void ClientConn::PumpRequestBody() {
+  if (up_ == nullptr || req_body_done_) {
+    return;
+  }
+  evbuffer* in = bufferevent_get_input(bev_);
+  evbuffer* out = bufferevent_get_output(up_->bev_);
+  const auto& sc = server_->server_config();
+  while (!req_body_done_) {
+    size_t avail = evbuffer_get_length(in);
+    if (avail == 0) {
+      break;
+    }
+    if (evbuffer_get_length(out) >= kHighWater) {
+      // Member is slow to read: stop reading the client until it drains.
+      if (!client_paused_) {
+        client_paused_ = true;
+        bufferevent_disable(bev_, EV_READ);
+      }
+      return;
+    }
+    size_t move = 0;
+    if (req_.body == http::BodyKind::kLength) {
+      move = avail < req_remaining_ ? avail : static_cast<size_t>(req_remaining_);
+      req_remaining_ -= move;
+      req_payload_ += move;
+      if (req_remaining_ == 0) {
+        req_body_done_ = true;
+      }
+    } else {
+      // Chunked: validate the framing over what has arrived; forward what is valid.
+      evbuffer_iovec vec[8];
+      int nvec = evbuffer_peek(in, static_cast<ssize_t>(avail), nullptr, vec, 8);
+      for (int i = 0; i < nvec && i < 8; ++i) {
+        size_t consumed = 0;
+        auto st = req_chunked_.Feed(static_cast<const char*>(vec[i].iov_base), vec[i].iov_len,
+                                    &consumed, &req_payload_);
+        move += consumed;
+        if (st == http::ChunkedDecoder::Status::kError) {
+          DLOG(kInfo, "client %s: bad chunked request body (%s)", peer_ip_.c_str(),
+               req_chunked_.error());
+          UpstreamFailed(400, "bad chunked body");
+          return;
+        }
+        if (st == http::ChunkedDecoder::Status::kDone) {
+          req_body_done_ = true;
+          break;
+        }
+      }
+    }
+    if (sc.limit_request_body > 0 && req_payload_ > static_cast<uint64_t>(sc.limit_request_body)) {
+      UpstreamFailed(413, "request body larger than LimitRequestBody");
+      return;
+    }
+    if (move == 0) {
+      break;
+    }
+    evbuffer_remove_buffer(in, out, move);
+    req_bytes_ += move;
+    up_bytes_out_ += move;
+  }
+  if (req_body_done_) {
+    // The request is complete: pipelined bytes wait; no client read timeout now.
+    struct timeval tv = {static_cast<time_t>(sc.timeout_ms / 1000),
+                         static_cast<suseconds_t>((sc.timeout_ms % 1000) * 1000)};
+    bufferevent_set_timeouts(bev_, nullptr, &tv);
+    if (client_paused_) {
+      client_paused_ = false;
+      bufferevent_enable(bev_, EV_READ);
+    }
+    if (resp_state_ == RespState::kDone) {
+      FinishExchange();
+    }
+  }
+}
+
+void ClientConn::OnUpstreamWrite() {
+  // The member drained our output below the low-water mark.
+  if (client_paused_) {
+    client_paused_ = false;
+    bufferevent_enable(bev_, EV_READ);
+  }
+  if (!req_body_done_) {
+    PumpRequestBody();
+  }
+}
+
+// ----------------------------------------------------------------- responses
+
+void ClientConn::OnUpstreamRead() {
+  if (up_ == nullptr) {
+    return;
+  }
+  if (resp_state_ == RespState::kHead) {
+    if (!HandleResponseHead()) {
+      return;
+    }
+  }
+  if (resp_state_ == RespState::kBody) {
+    PumpResponseBody();
+  } else if (resp_state_ == RespState::kDone || resp_state_ == RespState::kNone) {
+    // Bytes after a complete response (or before a request): the member is misbehaving.
+    evbuffer* in = bufferevent_get_input(up_->bev_);
+    if (evbuffer_get_length(in) > 0 && resp_state_ == RespState::kNone) {
+      ReleaseUpstream(false);
+    }
+  }
+}
+
+// Returns true when a final response head was parsed and sent.
+bool ClientConn::HandleResponseHead() {
+  evbuffer* in = bufferevent_get_input(up_->bev_);
+  while (true) {
+    size_t len = evbuffer_get_length(in);
+    if (len == 0) {
+      return false;
+    }
+    const auto& lim = server_->response_limits();
+    size_t max_head = lim.max_request_line + 2 + (lim.max_fields + 1) * (lim.max_field_size + 2);
+    size_t n = len < max_head ? len : max_head;
+    const char* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
+    http::ParseError err;
+    auto r = http::ParseResponseHead(p, n, lim, req_.method, &resp_, &err);
+    if (r == http::ParseResult::kIncomplete) {
+      if (n >= max_head) {
+        UpstreamFailed(502, "response head too large");
+      }
+      return false;
+    }
+    if (r == http::ParseResult::kError) {
+      MemberAddr* addr = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
+      DLOG(kError, "proxy: balancer %s: member %s sent an invalid response head (%s)",
+           balancer_->name().c_str(), addr->url.c_str(), err.reason);
+      UpstreamFailed(502, "invalid response from member");
+      return false;
+    }
+    up_bytes_in_ += resp_.head_size;
+    if (resp_.status >= 100 && resp_.status < 200 && resp_.status != 101) {
+      // Interim response: relay 103 etc. to 1.1 clients, drop 100 when we sent our own.
+      bool relay = req_.minor >= 1 && !(resp_.status == 100 && sent_continue_);
+      if (relay) {
+        evbuffer_add(bufferevent_get_output(bev_), p, resp_.head_size);
+        resp_bytes_ += resp_.head_size;
+      }
+      evbuffer_drain(in, resp_.head_size);
+      resp_.Clear();
+      continue;
+    }
+    if (resp_.status == 101) {
+      // Protocol switches need the tunnel (not enabled for this request): refuse.
+      UpstreamFailed(502, "member switched protocols without an upgrade request");
+      return false;
+    }
+    resp_head_buf_.assign(p, resp_.head_size);
+    RebaseResponse(&resp_, p, resp_head_buf_.data());
+    evbuffer_drain(in, resp_.head_size);
+    SendResponseHead();
+    return true;
+  }
+}
+
+void ClientConn::SendResponseHead() {
+  const auto& sc = server_->server_config();
+  status_ = resp_.status;
+  std::string& h = up_head_;  // reuse the buffer: the request head was sent already
+  h.clear();
+  h.append("HTTP/1.1 ");
+  h.append(std::to_string(resp_.status));
+  h.push_back(' ');
+  h.append(resp_.reason);
+  h.append("\r\n");
+  // Body framing towards the client.
+  bool head_only = req_.method == "HEAD";
+  switch (resp_.body) {
+    case http::BodyKind::kNone:
+      resp_state_ = RespState::kDone;
+      break;
+    case http::BodyKind::kLength:
+      resp_remaining_ = resp_.content_length;
+      resp_state_ = resp_remaining_ == 0 ? RespState::kDone : RespState::kBody;
+      break;
+    case http::BodyKind::kChunked:
+      resp_state_ = RespState::kBody;
+      if (req_.minor == 0) {
+        dechunk_ = true;
+        resp_close_delimited_ = true;
+        keep_alive_ = false;
+      }
+      break;
+    case http::BodyKind::kUntilClose:
+      resp_state_ = RespState::kBody;
+      resp_close_delimited_ = true;
+      keep_alive_ = false;
+      break;
+  }
+  if (!req_body_done_) {
+    // The member answered before the whole request arrived: we can't find the
+    // next request's start reliably, so this connection ends with the response.
+    keep_alive_ = false;
+  }
+  rewritten_.clear();
+  rewritten_.reserve(resp_.headers.size() + 1);
+  out_headers_.clear();
+  for (const auto& hd : resp_.headers) {
+    if (http::IsHopByHop(hd.name) || http::IsListedIn(hd.name, resp_.connection_tokens)) {
+      continue;
+    }
+    if (core::IEquals(hd.name, "content-length") && resp_.body != http::BodyKind::kNone) {
+      continue;  // written below from the parsed value
+    }
+    std::string_view value = hd.value;
+    if (core::IEquals(hd.name, "location") || core::IEquals(hd.name, "content-location") ||
+        core::IEquals(hd.name, "uri") || core::IEquals(hd.name, "destination")) {
+      auto nv = http::ReverseMapUrl(hd.value, server_->reverse_maps(), tls_ ? "https" : "http",
+                                    client_host_);
+      if (nv) {
+        rewritten_.push_back(std::move(*nv));
+        value = rewritten_.back();
+      }
+    } else if (core::IEquals(hd.name, "set-cookie") &&
+               (!server_->cookie_domain_maps().empty() || !server_->cookie_path_maps().empty())) {
+      auto nv = http::RewriteSetCookie(hd.value, server_->cookie_domain_maps(),
+                                       server_->cookie_path_maps());
+      if (nv) {
+        rewritten_.push_back(std::move(*nv));
+        value = rewritten_.back();
+      }
+    }
+    AppendHeader(&h, hd.name, value);
+    out_headers_.push_back({hd.name, value});
+  }
+  const auto& bc = balancer_->config();
+  if (bc.stickysessioninsert && !bc.sticky_cookie.empty() && pick_.route_changed &&
+      !pick_.route.empty()) {
+    std::string cookie = bc.sticky_cookie + "=" + bc.sticky_sep + pick_.route + "; Path=/; HttpOnly";
+    if (tls_) {
+      cookie += "; Secure";
+    }
+    rewritten_.push_back(std::move(cookie));
+    AppendHeader(&h, "Set-Cookie", rewritten_.back());
+    out_headers_.push_back({"Set-Cookie", rewritten_.back()});
+  }
+  if (resp_.body == http::BodyKind::kLength) {
+    h.append("Content-Length: ");
+    h.append(std::to_string(resp_.content_length));
+    h.append("\r\n");
+  } else if (resp_.body == http::BodyKind::kChunked && !dechunk_) {
+    h.append("Transfer-Encoding: chunked\r\n");
+  }
+  if (server_->shutting_down() || shutting_down_) {
+    keep_alive_ = false;
+  }
+  if (!keep_alive_) {
+    h.append("Connection: close\r\n");
+  } else if (req_.minor == 0) {
+    h.append("Connection: keep-alive\r\n");
+  }
+  h.append("\r\n");
+  (void)sc;
+  (void)head_only;
+  evbuffer_add(bufferevent_get_output(bev_), h.data(), h.size());
+  resp_bytes_ += h.size();
+  if (resp_state_ == RespState::kDone) {
+    FinishResponse();
+  }
+}
+
+void ClientConn::PumpResponseBody() {
+  if (up_ == nullptr || resp_state_ != RespState::kBody) {
+    return;
+  }
+  evbuffer* in = bufferevent_get_input(up_->bev_);
+  evbuffer* out = bufferevent_get_output(bev_);
+  while (resp_state_ == RespState::kBody) {
+    size_t avail = evbuffer_get_length(in);
+    if (avail == 0) {
+      return;
+    }
+    if (evbuffer_get_length(out) >= kHighWater) {
+      if (!up_paused_) {
+        up_paused_ = true;
+        bufferevent_disable(up_->bev_, EV_READ);
+        bufferevent_setwatermark(bev_, EV_WRITE, kLowWater, 0);
+      }
+      return;
+    }
+    size_t move = 0;
+    bool done = false;
+    switch (resp_.body) {
+      case http::BodyKind::kLength:
+        move = avail < resp_remaining_ ? avail : static_cast<size_t>(resp_remaining_);
+        resp_remaining_ -= move;
+        resp_body_bytes_ += move;
+        done = resp_remaining_ == 0;
+        break;
+      case http::BodyKind::kUntilClose:
+        move = avail;
+        resp_body_bytes_ += move;
+        break;
+      case http::BodyKind::kChunked: {
+        if (dechunk_) {
+          // HTTP/1.0 client: strip the framing, send the data.
+          while (avail > 0 && resp_state_ == RespState::kBody) {
+            if (resp_chunked_.InData()) {
+              uint64_t r = resp_chunked_.DataRemaining();
+              size_t take = avail < r ? avail : static_cast<size_t>(r);
+              size_t consumed = 0;
+              char tmp[1];
+              (void)tmp;
+              // Feed only the data bytes: the decoder consumes exactly `take`.
+              evbuffer_iovec v;
+              evbuffer_peek(in, static_cast<ssize_t>(take), nullptr, &v, 1);
+              size_t first = v.iov_len < take ? v.iov_len : take;
+              resp_chunked_.Feed(static_cast<const char*>(v.iov_base), first, &consumed, nullptr);
+              evbuffer_remove_buffer(in, out, consumed);
+              resp_body_bytes_ += consumed;
+              up_bytes_in_ += consumed;
+              avail -= consumed;
+            } else {
+              char c;
+              evbuffer_copyout(in, &c, 1);
+              size_t consumed = 0;
+              auto st = resp_chunked_.Feed(&c, 1, &consumed, nullptr);
+              if (st == http::ChunkedDecoder::Status::kError) {
+                UpstreamFailed(502, "bad chunked response body");
+                return;
+              }
+              evbuffer_drain(in, consumed);
+              up_bytes_in_ += consumed;
+              avail -= consumed;
+              if (st == http::ChunkedDecoder::Status::kDone) {
+                resp_state_ = RespState::kDone;
+              }
+              if (consumed == 0) {
+                break;
+              }
+            }
+          }
+          if (resp_state_ == RespState::kDone) {
+            FinishResponse();
+          }
+          continue;
+        }
+        evbuffer_iovec vec[8];
+        int nvec = evbuffer_peek(in, static_cast<ssize_t>(avail), nullptr, vec, 8);
+        for (int i = 0; i < nvec && i < 8; ++i) {
+          size_t consumed = 0;
+          auto st = resp_chunked_.Feed(static_cast<const char*>(vec[i].iov_base), vec[i].iov_len,
+                                       &consumed, &resp_body_bytes_);
+          move += consumed;
+          if (st == http::ChunkedDecoder::Status::kError) {
+            MemberAddr* addr =
+                server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
+            DLOG(kError, "proxy: balancer %s: member %s sent a bad chunked body (%s)",
+                 balancer_->name().c_str(), addr->url.c_str(), resp_chunked_.error());
+            if (move > 0) {
+              evbuffer_remove_buffer(in, out, move);
+            }
+            UpstreamFailed(502, "bad chunked response body");
+            return;
+          }
+          if (st == http::ChunkedDecoder::Status::kDone) {
+            done = true;
+            break;
+          }
+        }
+        break;
+      }
+      case http::BodyKind::kNone:
+        done = true;
+        break;
+    }
+    if (move > 0) {
+      evbuffer_remove_buffer(in, out, move);
+      resp_bytes_ += move;
+      up_bytes_in_ += move;
+    }
+    if (done) {
+      resp_state_ = RespState::kDone;
+      FinishResponse();
+      return;
+    }
+    if (move == 0) {
+      return;
+    }
+  }
+}
+
+void ClientConn::FinishResponse() {
+  // The response is complete (as far as the member goes).
+  bool reusable = resp_.keep_alive && req_body_done_ && !resp_close_delimited_;
+  if (up_ != nullptr) {
+    evbuffer* in = bufferevent_get_input(up_->bev_);
+    if (evbuffer_get_length(in) != 0) {
+      reusable = false;  // extra bytes after the response
+    }
+    MemberAddr* addr = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
+    if (addr != nullptr && addr->disablereuse) {
+      reusable = false;
+    }
+  }
+  if (balancer_ != nullptr && member_ >= 0) {
+    if (balancer_->OnResponseStatus(static_cast<uint32_t>(member_), status_, WallUs() / 1000)) {
+      DLOG(kError, "proxy: balancer %s: member %s answered %d (failonstatus): in error",
+           balancer_->name().c_str(), balancer_->MemberUrl(static_cast<uint32_t>(member_)).c_str(),
+           status_);
+    }
+  }
+  if (req_body_done_) {
+    ReleaseUpstream(reusable);
+    FinishExchange();
+  } else {
+    // Member finished early; the rest of the request body is not wanted.
+    ReleaseUpstream(false);
+    FinishExchange();
+  }
+}
+
+void ClientConn::ReleaseUpstream(bool reusable) {
+  if (member_started_ && balancer_ != nullptr) {
+    balancer_->OnRequestEnd(static_cast<uint32_t>(member_), up_bytes_in_, up_bytes_out_);
+    member_started_ = false;
+  }
+  if (up_ == nullptr) {
+    return;
+  }
+  UpstreamConn* u = up_;
+  up_ = nullptr;
+  if (up_paused_) {
+    up_paused_ = false;
+  }
+  if (reusable) {
+    server_->PutIdle(u);
+  } else {
+    server_->DeferFree(u);
+  }
+}
+
+void ClientConn::FinishExchange() {
+  if (!exchange_active_) {
+    return;
+  }
+  WriteAccessLog();
+  exchange_active_ = false;
+  if (up_ != nullptr) {
+    ReleaseUpstream(false);
+  }
+  if (!keep_alive_ || client_eof_ || !req_body_done_) {
+    CloseAfterFlush();
+    return;
+  }
+  state_ = State::kIdle;
+  SetIdleTimeouts();
+  ArmTimer(server_->server_config().keepalive_timeout_ms);
+  bufferevent_enable(bev_, EV_READ);
+  if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
+    ProcessInput();
+  }
+}
+
+// Fails the exchange: an error status when nothing was sent to the client yet,
+// otherwise the client connection is closed (a truncated response).
+void ClientConn::UpstreamFailed(int status, const char* cause) {
+  bool head_sent = resp_state_ == RespState::kBody || resp_state_ == RespState::kDone;
+  ReleaseUpstream(false);
+  if (head_sent) {
+    keep_alive_ = false;
+    if (status_ == 0) {
+      status_ = status;
+    }
+    WriteAccessLog();
+    exchange_active_ = false;
+    Close();
+    return;
+  }
+  SendLocal(status, cause, true);
+}
+
+void ClientConn::OnUpstreamEvent(short events) {
+  if (up_ == nullptr) {
+    return;
+  }
+  MemberAddr* addr = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
+  const char* url = addr != nullptr ? addr->url.c_str() : "?";
+  int err = EVUTIL_SOCKET_ERROR();
+  if (!up_->connected_) {
+    // Connect failure or connect timeout: nothing was sent; fail over.
+    const char* what = (events & BEV_EVENT_TIMEOUT) != 0 ? "connect timed out" : strerror(err);
+    DLOG(kError, "proxy: balancer %s: connect to member %s failed (%s)", balancer_->name().c_str(),
+         url, what);
+    UpstreamConn* u = up_;
+    up_ = nullptr;
+    server_->DeferFree(u);
+    balancer_->OnConnectFailure(static_cast<uint32_t>(member_), WallUs() / 1000);
+    tried_.push_back(member_);
+    int max_attempts = balancer_->config().MaxAttempts();
+    if (attempts_++ >= max_attempts) {
+      if (member_started_) {
+        balancer_->OnRequestEnd(static_cast<uint32_t>(member_), 0, 0);
+        member_started_ = false;
+      }
+      SendLocal(503, "no member could be reached", !req_body_done_);
+      return;
+    }
+    if (member_started_) {
+      balancer_->OnRequestEnd(static_cast<uint32_t>(member_), 0, 0);
+      member_started_ = false;
+    }
+    PickAndConnect();
+    return;
+  }
+  if ((events & BEV_EVENT_EOF) != 0 && resp_state_ == RespState::kBody &&
+      resp_.body == http::BodyKind::kUntilClose) {
+    // Close-delimited body: EOF is its end. Move what is left, then finish.
+    PumpResponseBody();
+    resp_state_ = RespState::kDone;
+    ReleaseUpstream(false);
+    FinishResponse();
+    return;
+  }
+  if (resp_state_ == RespState::kHead) {
+    bool nothing_received = up_bytes_in_ == 0 &&
+                            evbuffer_get_length(bufferevent_get_input(up_->bev_)) == 0;
+    if ((events & BEV_EVENT_TIMEOUT) != 0) {
+      DLOG(kError, "proxy: balancer %s: member %s timed out before responding to %.*s %.*s",
+           balancer_->name().c_str(), url, static_cast<int>(req_.method.size()),
+           req_.method.data(), static_cast<int>(req_.path.size()), req_.path.data());
+      balancer_->OnTimeout(static_cast<uint32_t>(member_), WallUs() / 1000);
+      UpstreamFailed(504, "member timed out");
+      return;
+    }
+    if (nothing_received && up_->reused_ && !retried_stale_ && req_payload_ == 0 &&
+        req_.body == http::BodyKind::kNone && IsIdempotent(req_.method)) {
+      // The member closed a pooled keep-alive connection as we reused it (a race
+      // every HTTP client has): the request was not processed; retry once on a
+      // fresh connection to the same member (RFC 9112 §9.3.1).
+      DLOG(kInfo, "proxy: balancer %s: pooled connection to %s closed, retrying on a new one",
+           balancer_->name().c_str(), url);
+      retried_stale_ = true;
+      UpstreamConn* u = up_;
+      up_ = nullptr;
+      server_->DeferFree(u);
+      MemberAddr* a = addr;
+      bool saved = a->disablereuse;
+      a->disablereuse = true;  // force a new connection for this attempt
+      bool ok = ConnectTo(member_);
+      a->disablereuse = saved;
+      if (!ok) {
+        UpstreamFailed(502, "member connection failed");
+      }
+      return;
+    }
+    DLOG(kError, "proxy: balancer %s: member %s closed the connection before responding (%s)",
+         balancer_->name().c_str(), url,
+         (events & BEV_EVENT_ERROR) != 0 ? strerror(err) : "eof");
+    balancer_->OnResponseStatus(static_cast<uint32_t>(member_), 502, WallUs() / 1000);
+    UpstreamFailed(502, "member closed the connection");
+    return;
+  }
+  // Mid-body failure: the client gets a truncated response (connection closed).
+  DLOG(kError, "proxy: balancer %s: member %s failed during the response body (%s)",
+       balancer_->name().c_str(), url,
+       (events & BEV_EVENT_TIMEOUT) != 0 ? "timeout"
+       : (events & BEV_EVENT_ERROR) != 0 ? strerror(err)
+                                          : "eof");
+  if ((events & BEV_EVENT_TIMEOUT) != 0) {
+    balancer_->OnTimeout(static_cast<uint32_t>(member_), WallUs() / 1000);
+  }
+  // Flush what arrived before closing.
+  if (resp_state_ == RespState::kBody) {
+    PumpResponseBody();
+  }
+  if (up_ != nullptr) {
+    UpstreamFailed(502, "member failed mid-response");
+  }
+}
+
+// ------------------------------------------------------------- local replies
+
+void ClientConn::SendLocal(int status, const char* reason, bool close, const char* detail) {
+  if (up_ != nullptr) {
+    ReleaseUpstream(false);
+  }
+  if (member_started_ && balancer_ != nullptr) {
+    balancer_->OnRequestEnd(static_cast<uint32_t>(member_), up_bytes_in_, up_bytes_out_);
+    member_started_ = false;
+  }
+  status_ = status;
+  const char* text = StatusReason(status);
+  char body[512];
+  int blen = snprintf(body, sizeof(body),
+                      "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
+                      "<body><h1>%d %s</h1><p>%s</p></body></html>\n",
+                      status, text, status, text, detail != nullptr ? detail : reason);
+  if (close || shutting_down_ || server_->shutting_down()) {
+    keep_alive_ = false;
+  }
+  char head[256];
+  int hlen = snprintf(head, sizeof(head),
+                      "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+                      "Content-Length: %d\r\nConnection: %s\r\n\r\n",
+                      status, text, blen, keep_alive_ ? "keep-alive" : "close");
+  evbuffer* out = bufferevent_get_output(bev_);
+  evbuffer_add(out, head, static_cast<size_t>(hlen));
+  if (req_.method != "HEAD" || state_ != State::kProxying) {
+    evbuffer_add(out, body, static_cast<size_t>(blen));
+    resp_body_bytes_ = static_cast<uint64_t>(blen);
+  }
+  resp_bytes_ += static_cast<uint64_t>(hlen);
+  resp_state_ = RespState::kDone;
+  if (state_ == State::kProxying && exchange_active_) {
+    out_headers_.clear();
+    FinishExchange();
+  } else {
+    // A request that never became an exchange (parse error, timeout).
+    exchange_active_ = false;
+    CloseAfterFlush();
+  }
+}
+
+void ClientConn::WriteAccessLog() {
+  int fd = server_->access_log_fd();
+  if (fd < 0 || !exchange_active_) {
+    return;
+  }
+  const auto& sc = server_->server_config();
+  LogRecord r;
+  r.client_ip = peer_ip_;
+  r.client_port = peer_port_;
+  r.local_port = local_port_;
+  r.server_name = sc.server_name;
+  r.start_us = start_us_;
+  r.duration_us = WallUs() - start_us_;
+  r.method = req_.method;
+  r.target = req_.target;
+  r.path = req_.path;
+  r.query = req_.query;
+  r.has_query = req_.has_query;
+  r.minor = req_.minor;
+  r.status = status_;
+  r.body_bytes = resp_body_bytes_;
+  r.bytes_received = req_bytes_;
+  r.bytes_sent = resp_bytes_ + resp_body_bytes_;
+  r.request_headers = &req_.headers;
+  r.response_headers = &out_headers_;
+  if (balancer_ != nullptr) {
+    r.balancer = balancer_->name();
+    if (member_ >= 0) {
+      MemberAddr* a = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
+      if (a != nullptr) {
+        r.member = a->url;
+      }
+    }
+    r.route = pick_.route;
+    r.session_route = pick_.session_route;
+    r.route_changed = pick_.route_changed;
+  }
+  r.keep_alive = keep_alive_;
+  r.pid = static_cast<uint32_t>(getpid());
+  std::string* buf = server_->log_buf();
+  buf->clear();
+  FormatAccessLog(sc.access_format, r, buf);
+  ssize_t w = write(fd, buf->data(), buf->size());
+  (void)w;
+}
+
+// ------------------------------------------------------------------- closing
+
+void ClientConn::Shutdown() {
+  shutting_down_ = true;
+  if (state_ == State::kIdle && evbuffer_get_length(bufferevent_get_input(bev_)) == 0) {
+    Close();
+  }
+  // Otherwise the current response carries Connection: close.
+}
+
+void ClientConn::CloseAfterFlush() {
+  if (state_ == State::kClosed) {
+    return;
+  }
+  close_after_flush_ = true;
+  state_ = State::kHead;  // no more requests are parsed (close_after_flush_ stops them)
+  bufferevent_setwatermark(bev_, EV_WRITE, 0, 0);
+  ArmTimer(server_->server_config().timeout_ms);
+  if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
+    StartLinger();
+  }
+}
+
+// Lingering close: send FIN, then read and discard what the client still sends
+// for a moment, so that unread request bytes don't turn our close into a RST
+// that destroys the response before the client reads it.
+void ClientConn::StartLinger() {
+  if (state_ == State::kLinger || state_ == State::kClosed) {
+    return;
+  }
+  state_ = State::kLinger;
+  int fd = bufferevent_getfd(bev_);
+  if (fd >= 0) {
+    shutdown(fd, SHUT_WR);
+  }
+  evbuffer* in = bufferevent_get_input(bev_);
+  evbuffer_drain(in, evbuffer_get_length(in));
+  bufferevent_set_timeouts(bev_, nullptr, nullptr);
+  bufferevent_setwatermark(bev_, EV_READ, 0, 0);
+  bufferevent_enable(bev_, EV_READ);
+  ArmTimer(kLingerMs);
+}
+
+void ClientConn::Close() {
+  if (state_ == State::kClosed) {
+    return;
+  }
+  state_ = State::kClosed;
+  if (up_ != nullptr) {
+    ReleaseUpstream(false);
+  }
+  if (timer_ != nullptr) {
+    evtimer_del(timer_);
+  }
+  if (bev_ != nullptr) {
+    bufferevent_disable(bev_, EV_READ | EV_WRITE);
+    bufferevent_setcb(bev_, nullptr, nullptr, nullptr, nullptr);
+  }
+  server_->DeferFree(this);
+}
+
+}  // namespace drover::proxy

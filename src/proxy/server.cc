@@ -1,0 +1,363 @@
+// Server: the per-worker proxy state (balancers over the shm table, resolved
+// member addresses, the idle member-connection pool, deferred frees) and
+// UpstreamConn's callbacks. Runs in worker processes only.
+#include "proxy/server.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+
+namespace drover::proxy {
+
+namespace {
+// Idle member connections kept per member and worker.
+constexpr size_t kMaxIdlePerMember = 256;
+// An idle member connection is closed after this long.
+constexpr int64_t kIdleUpstreamMs = 60000;
+}  // namespace
+
+int64_t WallUs() {
+  struct timeval tv;
+  gettimeofday(&tv, nullptr);
+  return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+}
+
+// ---------------------------------------------------------------- UpstreamConn
+
+UpstreamConn::UpstreamConn(Server* server, uint32_t balancer, uint32_t member)
+    : server_(server), balancer_(balancer), member_(member) {}
+
+UpstreamConn::~UpstreamConn() {
+  if (bev_ != nullptr) {
+    bufferevent_free(bev_);
+  }
+}
+
+void UpstreamConn::ReadCb(bufferevent*, void* arg) noexcept {
+  auto* u = static_cast<UpstreamConn*>(arg);
+  if (u->owner_ != nullptr) {
+    u->owner_->OnUpstreamRead();
+  } else {
+    // Idle in the pool: a member must not send anything now.
+    u->server_->DropIdle(u);
+  }
+}
+
+void UpstreamConn::WriteCb(bufferevent*, void* arg) noexcept {
+  auto* u = static_cast<UpstreamConn*>(arg);
+  if (u->owner_ != nullptr) {
+    u->owner_->OnUpstreamWrite();
+  }
+}
+
+void UpstreamConn::EventCb(bufferevent*, short events, void* arg) noexcept {
+  auto* u = static_cast<UpstreamConn*>(arg);
+  if (u->owner_ != nullptr) {
+    if ((events & BEV_EVENT_CONNECTED) != 0) {
+      u->connected_ = true;
+      u->owner_->OnUpstreamConnected();
+      return;
+    }
+    u->owner_->OnUpstreamEvent(events);
+  } else {
+    u->server_->DropIdle(u);
+  }
+}
+
+// ---------------------------------------------------------------------- Server
+
+Server::Server(event_base* base, std::shared_ptr<const config::Config> config,
+               shm::SlotTable* table, int access_log_fd)
+    : base_(base), config_(std::move(config)), table_(table), access_log_fd_(access_log_fd) {}
+
+Server::~Server() {
+  while (clients_ != nullptr) {
+    ClientConn* c = clients_;
+    Unlink(c);
+    delete c;
+  }
+  Reap();
+  for (auto& per_b : idle_) {
+    for (auto& per_m : per_b) {
+      for (UpstreamConn* u : per_m) {
+        delete u;
+      }
+    }
+  }
+  if (reaper_ != nullptr) {
+    event_free(reaper_);
+  }
+}
+
+bool Server::Init() {
+  const auto& sc = config_->server;
+  limits_.max_request_line = static_cast<size_t>(sc.limit_request_line);
+  limits_.max_field_size = static_cast<size_t>(sc.limit_request_field_size);
+  limits_.max_fields = static_cast<size_t>(sc.limit_request_fields);
+  // Member responses: at least 16 KiB per field and 200 fields (big cookies are common).
+  response_limits_.max_request_line = std::max<size_t>(limits_.max_request_line, 8190);
+  response_limits_.max_field_size = std::max<size_t>(limits_.max_field_size, 16384);
+  response_limits_.max_fields = std::max<size_t>(limits_.max_fields, 200);
+
+  balancers_.reserve(config_->balancers.size());
+  for (size_t i = 0; i < config_->balancers.size(); ++i) {
+    balancers_.emplace_back(&config_->balancers[i], table_, static_cast<uint32_t>(i));
+  }
+  idle_.resize(config_->balancers.size());
+  addrs_.resize(config_->balancers.size());
+  ResolveMembers();
+
+  for (const auto& r : sc.reverse) {
+    http::ReverseMap m;
+    m.fake = r.path;
+    if (r.balancer >= 0) {
+      const auto& b = config_->balancers[static_cast<size_t>(r.balancer)];
+      for (const auto& mem : b.members) {
+        m.reals.push_back(mem.name + r.balancer_part);
+      }
+    } else {
+      m.reals.push_back(r.url);
+      m.real_is_path = !r.url.empty() && r.url[0] == '/';
+    }
+    reverse_maps_.push_back(std::move(m));
+  }
+  for (const auto& r : sc.cookie_domain) {
+    cookie_domain_.push_back({r.internal, r.pub});
+  }
+  for (const auto& r : sc.cookie_path) {
+    cookie_path_.push_back({r.internal, r.pub});
+  }
+  reaper_ = event_new(base_, -1, 0, ReaperCb, this);
+  return reaper_ != nullptr;
+}
+
+void Server::ResolveMembers() {
+  const auto& sc = config_->server;
+  int64_t proxy_timeout = sc.proxy_timeout_ms >= 0 ? sc.proxy_timeout_ms : sc.timeout_ms;
+  for (size_t b = 0; b < config_->balancers.size(); ++b) {
+    const auto& bc = config_->balancers[b];
+    addrs_[b].resize(bc.members.size());
+    idle_[b].resize(bc.members.size());
+    for (size_t m = 0; m < bc.members.size(); ++m) {
+      const auto& mc = bc.members[m];
+      MemberAddr& a = addrs_[b][m];
+      a.url = mc.name;
+      a.path = mc.url.path;
+      a.timeout_ms = mc.timeout_ms >= 0 ? mc.timeout_ms : proxy_timeout;
+      a.connect_timeout_ms = mc.connect_timeout_ms >= 0 ? mc.connect_timeout_ms : a.timeout_ms;
+      a.disablereuse = mc.disablereuse;
+      uint16_t def = mc.url.scheme == config::Scheme::kHttps ? 443 : 80;
+      std::string host = mc.url.host.find(':') != std::string::npos ? "[" + mc.url.host + "]"
+                                                                      : mc.url.host;
+      a.host_header = mc.url.port == def ? host : host + ":" + std::to_string(mc.url.port);
+      struct addrinfo hints {};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      hints.ai_flags = AI_NUMERICSERV;
+      struct addrinfo* res = nullptr;
+      std::string port = std::to_string(mc.url.port);
+      int rc = getaddrinfo(mc.url.host.c_str(), port.c_str(), &hints, &res);
+      if (rc != 0 || res == nullptr) {
+        DLOG(kError, "getaddrinfo(\"%s\") failed for member %s of balancer %s: %s",
+             mc.url.host.c_str(), mc.name.c_str(), bc.name.c_str(), gai_strerror(rc));
+        continue;
+      }
+      memcpy(&a.addr, res->ai_addr, res->ai_addrlen);
+      a.len = res->ai_addrlen;
+      a.resolved = true;
+      freeaddrinfo(res);
+    }
+  }
+}
+
+MemberAddr* Server::member_addr(uint32_t b, uint32_t m) {
+  if (b >= addrs_.size() || m >= addrs_[b].size()) {
+    return nullptr;
+  }
+  return &addrs_[b][m];
+}
+
+void Server::Accept(int fd, const sockaddr* peer, int peer_len, uint16_t local_port, bool tls) {
+  auto* c = new ClientConn(this, fd, peer, peer_len, local_port, tls);
+  c->next_ = clients_;
+  if (clients_ != nullptr) {
+    clients_->prev_ = c;
+  }
+  clients_ = c;
+  ++num_clients_;
+  if (!c->Start()) {
+    Unlink(c);
+    delete c;
+    return;
+  }
+  if (shutting_down_) {
+    c->Shutdown();
+  }
+  size_t limit = static_cast<size_t>(config_->global.worker_connections);
+  if (!accept_paused_ && num_clients_ * 2 >= limit && accept_control_ != nullptr) {
+    // Every client may need a member connection too: WorkerConnections counts both.
+    accept_paused_ = true;
+    accept_control_(accept_arg_, false);
+    DLOG(kWarn, "%zu client connections: WorkerConnections %d reached, pausing accept",
+         num_clients_, config_->global.worker_connections);
+  }
+}
+
+void Server::OnClientClosed() {
+  size_t limit = static_cast<size_t>(config_->global.worker_connections);
+  if (accept_paused_ && !shutting_down_ && num_clients_ * 2 < limit * 9 / 10 &&
+      accept_control_ != nullptr) {
+    accept_paused_ = false;
+    accept_control_(accept_arg_, true);
+  }
+}
+
+void Server::Unlink(ClientConn* c) {
+  if (c->prev_ != nullptr) {
+    c->prev_->next_ = c->next_;
+  } else if (clients_ == c) {
+    clients_ = c->next_;
+  }
+  if (c->next_ != nullptr) {
+    c->next_->prev_ = c->prev_;
+  }
+  c->next_ = c->prev_ = nullptr;
+  --num_clients_;
+}
+
+void Server::DeferFree(ClientConn* c) {
+  Unlink(c);
+  dead_clients_.push_back(c);
+  event_active(reaper_, EV_TIMEOUT, 0);
+  OnClientClosed();
+}
+
+void Server::DeferFree(UpstreamConn* u) {
+  if (u->dead_) {
+    return;
+  }
+  u->dead_ = true;
+  u->owner_ = nullptr;
+  if (u->bev_ != nullptr) {
+    bufferevent_setcb(u->bev_, nullptr, nullptr, nullptr, nullptr);
+    bufferevent_free(u->bev_);
+    u->bev_ = nullptr;
+  }
+  dead_upstreams_.push_back(u);
+  event_active(reaper_, EV_TIMEOUT, 0);
+}
+
+void Server::ReaperCb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<Server*>(arg)->Reap();
+}
+
+void Server::Reap() {
+  // Swap first: destructors may defer more frees.
+  while (!dead_clients_.empty() || !dead_upstreams_.empty()) {
+    std::vector<ClientConn*> cs;
+    cs.swap(dead_clients_);
+    for (ClientConn* c : cs) {
+      delete c;
+    }
+    std::vector<UpstreamConn*> us;
+    us.swap(dead_upstreams_);
+    for (UpstreamConn* u : us) {
+      delete u;
+    }
+  }
+}
+
+UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m) {
+  if (b >= idle_.size() || m >= idle_[b].size()) {
+    return nullptr;
+  }
+  auto& v = idle_[b][m];
+  while (!v.empty()) {
+    UpstreamConn* u = v.back();
+    v.pop_back();
+    if (u->dead_ || u->bev_ == nullptr) {
+      continue;
+    }
+    u->reused_ = true;
+    return u;
+  }
+  return nullptr;
+}
+
+void Server::PutIdle(UpstreamConn* u) {
+  uint32_t b = u->balancer_;
+  uint32_t m = u->member_;
+  if (shutting_down_ || b >= idle_.size() || m >= idle_[b].size() ||
+      idle_[b][m].size() >= kMaxIdlePerMember) {
+    DeferFree(u);
+    return;
+  }
+  u->owner_ = nullptr;
+  // While idle: any byte or event from the member closes the connection.
+  bufferevent_setwatermark(u->bev_, EV_READ, 0, 0);
+  bufferevent_enable(u->bev_, EV_READ);
+  struct timeval tv = {kIdleUpstreamMs / 1000, 0};
+  bufferevent_set_timeouts(u->bev_, &tv, nullptr);
+  idle_[b][m].push_back(u);
+}
+
+void Server::DropIdle(UpstreamConn* u) {
+  uint32_t b = u->balancer_;
+  uint32_t m = u->member_;
+  if (b < idle_.size() && m < idle_[b].size()) {
+    auto& v = idle_[b][m];
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v[i] == u) {
+        v.erase(v.begin() + static_cast<long>(i));
+        break;
+      }
+    }
+  }
+  DeferFree(u);
+}
+
+void Server::BeginShutdown() {
+  if (shutting_down_) {
+    return;
+  }
+  shutting_down_ = true;
+  for (auto& per_b : idle_) {
+    for (auto& per_m : per_b) {
+      for (UpstreamConn* u : per_m) {
+        DeferFree(u);
+      }
+      per_m.clear();
+    }
+  }
+  ClientConn* c = clients_;
+  while (c != nullptr) {
+    ClientConn* next = c->next_;
+    c->Shutdown();
+    c = next;
+  }
+}
+
+void Server::ReopenLogs() {
+  std::string err;
+  if (!core::ErrorLog::Reopen(&err)) {
+    DLOG(kError, "reopen: %s", err.c_str());
+  }
+  const auto& path = config_->server.access_log;
+  if (access_log_fd_ >= 0 && !path.empty()) {
+    int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      DLOG(kError, "open(\"%s\") failed (%d: %s)", path.c_str(), errno, strerror(errno));
+      return;
+    }
+    dup2(fd, access_log_fd_);
+    close(fd);
+  }
+}
+
+}  // namespace drover::proxy

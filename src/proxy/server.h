@@ -1,0 +1,250 @@
+// The proxy inside one worker process: client connections, the exchange with
+// a member, and the per-worker pool of keep-alive member connections. Data
+// flows one way: ClientConn parses a request -> router -> balancer pick ->
+// UpstreamConn -> the response streams back through the same ClientConn.
+// Everything here runs on the worker's single event loop thread.
+#pragma once
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "balancer/balancer.h"
+#include "config/config.h"
+#include "http/parser.h"
+#include "http/rewrite.h"
+#include "proxy/access_log.h"
+#include "proxy/router.h"
+#include "shm/slot_table.h"
+
+namespace drover::proxy {
+
+class Server;
+class ClientConn;
+
+// Where to connect for one member (resolved once per worker).
+struct MemberAddr {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  bool resolved = false;
+  std::string host_header;    // "host[:port]" for Host when ProxyPreserveHost is off
+  std::string url;            // the member URL (for logs)
+  std::string path;           // the member URL's path prefix
+  int64_t timeout_ms = 0;
+  int64_t connect_timeout_ms = 0;
+  bool disablereuse = false;
+};
+
+// A connection to a member. Owned by the Server; lent to one ClientConn at a
+// time, or idle in the pool.
+class UpstreamConn {
+ public:
+  UpstreamConn(Server* server, uint32_t balancer, uint32_t member);
+  ~UpstreamConn();
+
+  Server* server_;
+  bufferevent* bev_ = nullptr;
+  uint32_t balancer_;
+  uint32_t member_;
+  ClientConn* owner_ = nullptr;
+  bool connected_ = false;
+  bool reused_ = false;
+  uint64_t requests_ = 0;
+  bool dead_ = false;
+
+  static void ReadCb(bufferevent* bev, void* arg) noexcept;
+  static void WriteCb(bufferevent* bev, void* arg) noexcept;
+  static void EventCb(bufferevent* bev, short events, void* arg) noexcept;
+};
+
+class ClientConn {
+ public:
+  ClientConn(Server* server, int fd, const sockaddr* peer, int peer_len, uint16_t local_port,
+             bool tls);
+  ~ClientConn();
+  bool Start();
+
+  // Called by UpstreamConn callbacks.
+  void OnUpstreamConnected();
+  void OnUpstreamRead();
+  void OnUpstreamWrite();
+  void OnUpstreamEvent(short events);
+
+  // Graceful shutdown: close now when idle, else after the current response.
+  void Shutdown();
+  bool closing() const { return state_ == State::kClosed; }
+
+  ClientConn* next_ = nullptr;
+  ClientConn* prev_ = nullptr;
+
+ private:
+  enum class State { kIdle, kHead, kProxying, kLinger, kClosed };
+  enum class RespState { kNone, kHead, kBody, kDone };
+
+  static void ReadCb(bufferevent* bev, void* arg) noexcept;
+  static void WriteCb(bufferevent* bev, void* arg) noexcept;
+  static void EventCb(bufferevent* bev, short events, void* arg) noexcept;
+  static void TimerCb(evutil_socket_t fd, short what, void* arg) noexcept;
+
+  void OnRead();
+  void OnWrite();
+  void OnEvent(short events);
+  void OnTimer();
+
+  void ProcessInput();
+  void StartExchange();
+  void ResetExchange();
+  bool PickAndConnect();
+  bool ConnectTo(int member);
+  void BuildUpstreamHead();
+  void PumpRequestBody();
+  void PumpResponseBody();
+  bool HandleResponseHead();
+  void SendResponseHead();
+  void FinishResponse();
+  void FinishExchange();
+  void ReleaseUpstream(bool reusable);
+  void UpstreamFailed(int status, const char* cause);
+  void SendLocal(int status, const char* reason, bool close, const char* detail = nullptr);
+  void WriteAccessLog();
+  void CloseAfterFlush();
+  void StartLinger();
+  void Close();
+  void ArmTimer(int64_t ms);
+  void SetIdleTimeouts();
+
+  Server* server_;
+  bufferevent* bev_ = nullptr;
+  event* timer_ = nullptr;
+  std::string peer_ip_;
+  uint16_t peer_port_ = 0;
+  uint16_t local_port_ = 0;
+  bool tls_ = false;
+  State state_ = State::kIdle;
+  bool close_after_flush_ = false;
+  bool in_process_ = false;
+  bool shutting_down_ = false;
+  bool client_eof_ = false;
+  uint64_t requests_ = 0;
+
+  // The current exchange.
+  std::string head_buf_;              // the request head bytes; req_ views point here
+  http::RequestHead req_;
+  Route route_;
+  balancer::Balancer* balancer_ = nullptr;
+  balancer::PickResult pick_;
+  std::vector<int> tried_;
+  int attempts_ = 0;
+  int member_ = -1;
+  bool member_started_ = false;       // OnRequestStart called
+  UpstreamConn* up_ = nullptr;
+  bool up_paused_ = false;            // upstream read paused for client backpressure
+  bool client_paused_ = false;        // client read paused for upstream backpressure
+  bool retried_stale_ = false;
+  std::string up_head_;               // request head to send to the member
+  std::string resp_head_buf_;         // response head bytes; resp_ views point here
+  http::ResponseHead resp_;
+  std::vector<http::Header> out_headers_;  // headers sent to the client (for the log)
+  std::vector<std::string> rewritten_;     // storage for rewritten header values
+  RespState resp_state_ = RespState::kNone;
+  bool req_body_done_ = true;
+  uint64_t req_remaining_ = 0;
+  uint64_t req_payload_ = 0;
+  http::ChunkedDecoder req_chunked_;
+  uint64_t resp_remaining_ = 0;
+  http::ChunkedDecoder resp_chunked_;
+  bool dechunk_ = false;              // HTTP/1.0 client, chunked member response
+  bool resp_close_delimited_ = false; // body to the client ends with the connection
+  bool keep_alive_ = true;            // this client connection survives the exchange
+  bool sent_continue_ = false;
+  int status_ = 0;
+  uint64_t resp_body_bytes_ = 0;
+  uint64_t resp_bytes_ = 0;
+  uint64_t req_bytes_ = 0;
+  uint64_t up_bytes_in_ = 0;
+  uint64_t up_bytes_out_ = 0;
+  int64_t start_us_ = 0;
+  bool exchange_active_ = false;
+  std::string client_host_;           // for ProxyPassReverse
+};
+
+class Server {
+ public:
+  Server(event_base* base, std::shared_ptr<const config::Config> config, shm::SlotTable* table,
+         int access_log_fd);
+  ~Server();
+  bool Init();
+
+  void Accept(int fd, const sockaddr* peer, int peer_len, uint16_t local_port, bool tls);
+  void BeginShutdown();
+  bool Drained() const { return clients_ == nullptr; }
+  size_t num_clients() const { return num_clients_; }
+  void ReopenLogs();
+
+  // Connection bookkeeping.
+  void Unlink(ClientConn* c);
+  void DeferFree(ClientConn* c);
+  void DeferFree(UpstreamConn* u);
+  UpstreamConn* TakeIdle(uint32_t b, uint32_t m);
+  void PutIdle(UpstreamConn* u);
+  void DropIdle(UpstreamConn* u);
+  void OnClientClosed();
+
+  event_base* base() const { return base_; }
+  const config::Config& config() const { return *config_; }
+  const config::ServerConfig& server_config() const { return config_->server; }
+  balancer::Balancer* balancer(int i) { return &balancers_[static_cast<size_t>(i)]; }
+  MemberAddr* member_addr(uint32_t b, uint32_t m);
+  const std::vector<http::ReverseMap>& reverse_maps() const { return reverse_maps_; }
+  const std::vector<http::CookieMap>& cookie_domain_maps() const { return cookie_domain_; }
+  const std::vector<http::CookieMap>& cookie_path_maps() const { return cookie_path_; }
+  const http::Limits& limits() const { return limits_; }
+  const http::Limits& response_limits() const { return response_limits_; }
+  int access_log_fd() const { return access_log_fd_; }
+  std::string* log_buf() { return &log_buf_; }
+  bool shutting_down() const { return shutting_down_; }
+  // Listener pause/resume for WorkerConnections (set by the worker).
+  void set_accept_control(void (*fn)(void*, bool), void* arg) {
+    accept_control_ = fn;
+    accept_arg_ = arg;
+  }
+
+ private:
+  static void ReaperCb(evutil_socket_t, short, void* arg) noexcept;
+  void Reap();
+  void ResolveMembers();
+
+  event_base* base_;
+  std::shared_ptr<const config::Config> config_;
+  shm::SlotTable* table_;
+  int access_log_fd_;
+  std::vector<balancer::Balancer> balancers_;
+  std::vector<std::vector<MemberAddr>> addrs_;
+  std::vector<std::vector<std::vector<UpstreamConn*>>> idle_;
+  std::vector<http::ReverseMap> reverse_maps_;
+  std::vector<http::CookieMap> cookie_domain_;
+  std::vector<http::CookieMap> cookie_path_;
+  http::Limits limits_;
+  http::Limits response_limits_;
+  ClientConn* clients_ = nullptr;
+  size_t num_clients_ = 0;
+  std::vector<ClientConn*> dead_clients_;
+  std::vector<UpstreamConn*> dead_upstreams_;
+  event* reaper_ = nullptr;
+  bool shutting_down_ = false;
+  bool accept_paused_ = false;
+  std::string log_buf_;
+  void (*accept_control_)(void*, bool) = nullptr;
+  void* accept_arg_ = nullptr;
+};
+
+int64_t WallUs();
+
+}  // namespace drover::proxy

@@ -1,0 +1,37 @@
+// Worker process entry. Runs in a child forked by the master: drops
+// privileges, builds its event loop, accepts and proxies until told to stop.
+// This header is what the master sees of a worker: no libevent types here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "shm/slot_table.h"
+
+namespace drover::worker {
+
+struct ListenSocket {
+  int fd = -1;
+  config::ListenConfig config;
+};
+
+struct WorkerContext {
+  std::shared_ptr<const config::Config> config;
+  std::vector<ListenSocket> listeners;
+  shm::SlotTable* table = nullptr;
+  int access_log_fd = -1;     // opened by the master; -1 when CustomLog is off
+  uint64_t generation = 0;
+  int slot = 0;               // worker number within its generation
+  bool drop_privileges = true;
+};
+
+// Exit codes: 0 normal, 2 fatal (the master must not respawn, like nginx).
+constexpr int kExitFatal = 2;
+
+// Never returns to the caller's loop: the caller _exit()s with the result.
+int RunWorker(const WorkerContext& ctx);
+
+}  // namespace drover::worker
