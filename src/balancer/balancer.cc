@@ -118,8 +118,7 @@ bool Balancer::Usable(uint32_t m, int64_t now_ms) const {
   return (st & kFlagError) == 0 || RetryDue(s, st, RetryMsFor(*cfg_, m), now_ms);
 }
 
-PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
-                          int64_t now_ms) {
+PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried, int64_t now_ms) {
   PickResult r;
   const bool sticky_cfg = !cfg_->sticky_cookie.empty() || !cfg_->sticky_urlparam.empty();
   // Parsing the request needs no lock.
@@ -132,154 +131,161 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
     r.reason = "no shared memory slot";
     return r;
   }
-  shm::LockGuard lock(bs);
-  if (!lock.locked()) {
-    r.http_status = 503;
-    r.reason = "balancer lock failed";
-    return r;
-  }
-  const uint32_t n = num_members();
-  Scratch& scratch = GetScratch();
-  std::vector<uint8_t>& excluded = scratch.excluded;
-  excluded.assign(n, 0);
-  for (int t : tried) {
-    if (t >= 0 && static_cast<uint32_t>(t) < n) {
-      excluded[t] = 1;
+  // The critical section: O(members), no I/O (logging waits until the lock is released).
+  bool forced = false;
+  [&] {
+    shm::LockGuard lock(bs);
+    if (!lock.locked()) {
+      r.http_status = 503;
+      r.reason = "balancer lock failed";
+      return;
     }
-  }
-  auto usable_now = [&](uint32_t m) {
-    return excluded[m] == 0 && (slot(m)->status.load() & kNotUsableFlags) == 0;
-  };
+    const uint32_t n = num_members();
+    Scratch& scratch = GetScratch();
+    std::vector<uint8_t>& excluded = scratch.excluded;
+    excluded.assign(n, 0);
+    for (int t : tried) {
+      if (t >= 0 && static_cast<uint32_t>(t) < n) {
+        excluded[t] = 1;
+      }
+    }
+    auto usable_now = [&](uint32_t m) {
+      return excluded[m] == 0 && (slot(m)->status.load() & kNotUsableFlags) == 0;
+    };
 
-  // 1. Force recovery (Apache runs it before anything else): scanning in
-  //    order, a member not in error, or one whose retry is due (retried on
-  //    the spot), ends the scan. When every member is in error, forcerecovery
-  //    clears E on all of them and counts a retry for each. Decision: the
-  //    condition is "every member has E" (SPEC §5, Apache's force_recovery),
-  //    not "no member is usable": a disabled member without E prevents it.
-  if (n > 0) {
-    bool ok = false;
-    for (uint32_t m = 0; m < n && !ok; ++m) {
-      shm::MemberSlot* s = slot(m);
-      uint32_t st = s->status.load();
-      if ((st & kFlagError) == 0) {
-        ok = true;
-      } else if (RetryDue(s, st, RetryMsFor(*cfg_, m), now_ms)) {
-        RetrySlot(s);
-        ok = true;
+    // 1. Force recovery (Apache runs it before anything else): scanning in
+    //    order, a member not in error, or one whose retry is due (retried on
+    //    the spot), ends the scan. When every member is in error, forcerecovery
+    //    clears E on all of them and counts a retry for each. Decision: the
+    //    condition is "every member has E" (SPEC §5, Apache's force_recovery),
+    //    not "no member is usable": a disabled member without E prevents it.
+    if (n > 0) {
+      bool ok = false;
+      for (uint32_t m = 0; m < n && !ok; ++m) {
+        shm::MemberSlot* s = slot(m);
+        uint32_t st = s->status.load();
+        if ((st & kFlagError) == 0) {
+          ok = true;
+        } else if (RetryDue(s, st, RetryMsFor(*cfg_, m), now_ms)) {
+          RetrySlot(s);
+          ok = true;
+        }
       }
-    }
-    if (!ok && cfg_->forcerecovery) {
-      for (uint32_t m = 0; m < n; ++m) {
-        RetrySlot(slot(m));
-      }
-      DLOG(kInfo, "balancer '%s': all members in error, forcing recovery", cfg_->name.c_str());
-    }
-  }
-
-  // 2. Stickiness: the member with this exact route, normal members before
-  //    hot standbys and spares; an unusable one gets retry_worker, then its
-  //    redirect= route is followed (depth bounded by the member count).
-  //    Decision: spares are searched with the standbys (Apache: standbys
-  //    only); it matters only when two members share a route.
-  if (!route.empty()) {
-    auto find_route = [&](auto&& self, std::string_view want, uint32_t depth) -> int {
-      if (depth > n) {
-        return -1;
-      }
-      for (int pass = 0; pass < 2; ++pass) {
+      if (!ok && cfg_->forcerecovery) {
         for (uint32_t m = 0; m < n; ++m) {
-          shm::MemberSlot* s = slot(m);
-          uint32_t st = s->status.load();
-          bool backup = (st & (kFlagStandby | kFlagSpare)) != 0;
-          if (backup != (pass == 1) || SlotRoute(s).empty() || SlotRoute(s) != want) {
-            continue;
-          }
-          if (usable_now(m)) {
-            return static_cast<int>(m);
-          }
-          if (excluded[m] == 0 && RetryDue(s, st, RetryMsFor(*cfg_, m), now_ms)) {
-            RetrySlot(s);
+          RetrySlot(slot(m));
+        }
+        forced = true;
+      }
+    }
+
+    // 2. Stickiness: the member with this exact route, normal members before
+    //    hot standbys and spares; an unusable one gets retry_worker, then its
+    //    redirect= route is followed (depth bounded by the member count).
+    //    Decision: spares are searched with the standbys (Apache: standbys
+    //    only); it matters only when two members share a route.
+    if (!route.empty()) {
+      auto find_route = [&](auto&& self, std::string_view want, uint32_t depth) -> int {
+        if (depth > n) {
+          return -1;
+        }
+        for (int pass = 0; pass < 2; ++pass) {
+          for (uint32_t m = 0; m < n; ++m) {
+            shm::MemberSlot* s = slot(m);
+            uint32_t st = s->status.load();
+            bool backup = (st & (kFlagStandby | kFlagSpare)) != 0;
+            if (backup != (pass == 1) || SlotRoute(s).empty() || SlotRoute(s) != want) {
+              continue;
+            }
             if (usable_now(m)) {
               return static_cast<int>(m);
             }
-          }
-          std::string_view redirect = SlotRedirect(s);
-          if (!redirect.empty()) {
-            int rm = self(self, redirect, depth + 1);
-            if (rm >= 0) {
-              return rm;
+            if (excluded[m] == 0 && RetryDue(s, st, RetryMsFor(*cfg_, m), now_ms)) {
+              RetrySlot(s);
+              if (usable_now(m)) {
+                return static_cast<int>(m);
+              }
+            }
+            std::string_view redirect = SlotRedirect(s);
+            if (!redirect.empty()) {
+              int rm = self(self, redirect, depth + 1);
+              if (rm >= 0) {
+                return rm;
+              }
             }
           }
         }
+        return -1;
+      };
+      int m = find_route(find_route, route, 0);
+      if (m >= 0) {
+        // Sticky requests are accounted too (Apache's default updatelbstatus):
+        // every usable member gets += lbfactor, the routed member pays the total.
+        int64_t total = 0;
+        for (uint32_t k = 0; k < n; ++k) {
+          if (usable_now(k)) {
+            shm::MemberSlot* s = slot(k);
+            int64_t f = s->lbfactor.load(std::memory_order_relaxed);
+            s->lbstatus.fetch_add(f, std::memory_order_relaxed);
+            total += f;
+          }
+        }
+        shm::MemberSlot* chosen = slot(static_cast<uint32_t>(m));
+        chosen->lbstatus.fetch_sub(total, std::memory_order_relaxed);
+        chosen->elected.fetch_add(1, std::memory_order_relaxed);
+        r.member = m;
+        r.sticky = true;
+        r.route = std::string(SlotRoute(chosen));
+        r.route_changed = r.route != route;  // reached through a redirect
+        return;
       }
-      return -1;
-    };
-    int m = find_route(find_route, route, 0);
-    if (m >= 0) {
-      // Sticky requests are accounted too (Apache's default updatelbstatus):
-      // every usable member gets += lbfactor, the routed member pays the total.
-      int64_t total = 0;
-      for (uint32_t k = 0; k < n; ++k) {
-        if (usable_now(k)) {
-          shm::MemberSlot* s = slot(k);
-          int64_t f = s->lbfactor.load(std::memory_order_relaxed);
-          s->lbstatus.fetch_add(f, std::memory_order_relaxed);
-          total += f;
+      if (cfg_->nofailover) {
+        for (uint32_t k = 0; k < n; ++k) {
+          if (SlotRoute(slot(k)) == route) {
+            r.http_status = 503;
+            r.reason = "nofailover";
+            return;
+          }
         }
       }
-      shm::MemberSlot* chosen = slot(static_cast<uint32_t>(m));
-      chosen->lbstatus.fetch_sub(total, std::memory_order_relaxed);
-      chosen->elected.fetch_add(1, std::memory_order_relaxed);
-      r.member = m;
-      r.sticky = true;
-      r.route = std::string(SlotRoute(chosen));
-      r.route_changed = r.route != route;  // reached through a redirect
-      return r;
     }
-    if (cfg_->nofailover) {
-      for (uint32_t k = 0; k < n; ++k) {
-        if (SlotRoute(slot(k)) == route) {
-          r.http_status = 503;
-          r.reason = "nofailover";
-          return r;
-        }
-      }
-    }
-  }
 
-  // 3. The lbmethod over every member; `tried` ones count as unusable.
-  std::vector<MemberView>& views = scratch.views;
-  views.resize(n);
-  for (uint32_t m = 0; m < n; ++m) {
-    shm::MemberSlot* s = slot(m);
-    uint32_t st = s->status.load();
-    MemberView& v = views[m];
-    v.index = m;
-    v.slot = s;
-    v.usable = excluded[m] == 0 && (st & kNotUsableFlags) == 0;
-    v.retry_due = excluded[m] == 0 && RetryDue(s, st, RetryMsFor(*cfg_, m), now_ms);
+    // 3. The lbmethod over every member; `tried` ones count as unusable.
+    std::vector<MemberView>& views = scratch.views;
+    views.resize(n);
+    for (uint32_t m = 0; m < n; ++m) {
+      shm::MemberSlot* s = slot(m);
+      uint32_t st = s->status.load();
+      MemberView& v = views[m];
+      v.index = m;
+      v.slot = s;
+      v.usable = excluded[m] == 0 && (st & kNotUsableFlags) == 0;
+      v.retry_due = excluded[m] == 0 && RetryDue(s, st, RetryMsFor(*cfg_, m), now_ms);
+    }
+    uint32_t method = bs->lbmethod.load(std::memory_order_relaxed);
+    const LbMethod& lb = LbMethodFor(static_cast<config::LbMethod>(method));
+    int pos = lb.pick(std::span<MemberView>(views.data(), n));
+    if (pos >= 0) {
+      shm::MemberSlot* chosen = views[pos].slot;
+      chosen->elected.fetch_add(1, std::memory_order_relaxed);
+      r.member = static_cast<int>(views[pos].index);
+      r.route = std::string(SlotRoute(chosen));
+      // Apache sets BALANCER_ROUTE_CHANGED on every non-sticky pick of a
+      // balancer that has stickiness configured (route absent, unknown or unusable).
+      r.route_changed = sticky_cfg;
+      return;
+    }
+    r.http_status = 503;
+    bool all_error = n > 0;
+    for (uint32_t m = 0; m < n && all_error; ++m) {
+      all_error = (slot(m)->status.load() & kFlagError) != 0;
+    }
+    r.reason = n == 0 ? "no members in balancer"
+                      : (all_error ? "all members in error" : "no usable member");
+  }();
+  if (forced) {
+    DLOG(kInfo, "balancer '%s': all members in error, forcing recovery", cfg_->name.c_str());
   }
-  uint32_t method = bs->lbmethod.load(std::memory_order_relaxed);
-  const LbMethod& lb = LbMethodFor(static_cast<config::LbMethod>(method));
-  int pos = lb.pick(std::span<MemberView>(views.data(), n));
-  if (pos >= 0) {
-    shm::MemberSlot* chosen = views[pos].slot;
-    chosen->elected.fetch_add(1, std::memory_order_relaxed);
-    r.member = static_cast<int>(views[pos].index);
-    r.route = std::string(SlotRoute(chosen));
-    // Apache sets BALANCER_ROUTE_CHANGED on every non-sticky pick of a
-    // balancer that has stickiness configured (route absent, unknown or unusable).
-    r.route_changed = sticky_cfg;
-    return r;
-  }
-  r.http_status = 503;
-  bool all_error = n > 0;
-  for (uint32_t m = 0; m < n && all_error; ++m) {
-    all_error = (slot(m)->status.load() & kFlagError) != 0;
-  }
-  r.reason = n == 0 ? "no members in balancer"
-                    : (all_error ? "all members in error" : "no usable member");
   return r;
 }
 

@@ -37,9 +37,9 @@ struct LbMethod {
   PickFn pick;
 };
 
-extern const LbMethod kByRequests;   // lbmethod_byrequests.cc
-extern const LbMethod kByBusyness;   // lbmethod_bybusyness.cc
-extern const LbMethod kByTraffic;    // lbmethod_bytraffic.cc
+extern const LbMethod kByRequests;  // lbmethod_byrequests.cc
+extern const LbMethod kByBusyness;  // lbmethod_bybusyness.cc
+extern const LbMethod kByTraffic;   // lbmethod_bytraffic.cc
 
 // The registered method called `name` (exact), or nullptr.
 const LbMethod* FindLbMethod(std::string_view name);

@@ -89,9 +89,9 @@ bool FindCookie(const PickRequest& req, std::string_view name, std::string_view*
   for (std::string_view header : req.cookies) {
     size_t start = 0;
     while (start <= header.size()) {
-      size_t end = header.find_first_of(";,", start);
-      if (end == std::string_view::npos) {
-        end = header.size();
+      size_t end = start;
+      while (end < header.size() && header[end] != ';' && header[end] != ',') {
+        ++end;
       }
       std::string_view pair = header.substr(start, end - start);
       size_t eq = pair.find('=');

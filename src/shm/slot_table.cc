@@ -22,8 +22,8 @@ constexpr size_t kAlign = 64;
 
 // Flags an operator sets (config or balancer-manager); E and C are runtime health.
 constexpr uint32_t kAdminFlags = config::kFlagIgnoreErrors | config::kFlagDrain |
-                                 config::kFlagDisabled | config::kFlagStandby |
-                                 config::kFlagSpare | config::kFlagStopped;
+                                 config::kFlagDisabled | config::kFlagStandby | config::kFlagSpare |
+                                 config::kFlagStopped;
 
 size_t RoundUp(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
@@ -163,13 +163,13 @@ core::Result<std::unique_ptr<SlotTable>> SlotTable::Create(const config::Config&
   const size_t balancers_off = RoundUp(sizeof(Header), kAlign);
   const size_t members_off = RoundUp(balancers_off + nb * sizeof(BalancerSlot), kAlign);
   long page = sysconf(_SC_PAGESIZE);
-  const size_t size =
-      RoundUp(members_off + total * sizeof(MemberSlot), page > 0 ? static_cast<size_t>(page) : 4096);
+  const size_t size = RoundUp(members_off + total * sizeof(MemberSlot),
+                              page > 0 ? static_cast<size_t>(page) : 4096);
 
   void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (base == MAP_FAILED) {
-    return core::Status::Error("mmap(" + std::to_string(size) + ") failed (" +
-                               ErrnoText(errno) + ")");
+    return core::Status::Error("mmap(" + std::to_string(size) + ") failed (" + ErrnoText(errno) +
+                               ")");
   }
   std::unique_ptr<SlotTable> t(new SlotTable());
   t->base_ = base;
@@ -232,9 +232,14 @@ core::Result<std::unique_ptr<SlotTable>> SlotTable::Create(const config::Config&
     // Old workers may still pick on the previous table while it is copied:
     // hold its lock so that lbstatus values are a consistent snapshot.
     BalancerSlot* ob = nullptr;
+    uint32_t b_old = 0;
     std::unique_ptr<LockGuard> old_lock;
-    if (auto it = old_balancers.find(bc.name); it != old_balancers.end()) {
-      ob = previous->balancer(it->second);
+    auto it = old_balancers.find(bc.name);
+    if (previous != nullptr && it != old_balancers.end()) {
+      b_old = it->second;
+      ob = previous->balancer(b_old);
+    }
+    if (ob != nullptr) {
       old_lock = std::make_unique<LockGuard>(ob);
       // A manager change of lbmethod survives unless the config changed it too.
       if (ob->lbmethod.load() != ob->config_lbmethod &&
@@ -260,7 +265,6 @@ core::Result<std::unique_ptr<SlotTable>> SlotTable::Create(const config::Config&
     // Members the balancer-manager added at run time to the previous table
     // (not in any config) move into growth slots while there is room.
     if (ob != nullptr) {
-      uint32_t b_old = old_balancers[bc.name];
       uint32_t n_old = ob->num_members.load();
       for (uint32_t m = 0; m < n_old; ++m) {
         const MemberSlot* os = previous->member(b_old, m);

@@ -72,8 +72,8 @@ TEST(BalancerFailover, ConnectFailureSetsErrorUntilRetry) {
 }
 
 TEST(BalancerFailover, IgnoreErrorsMemberNeverInError) {
-  TestBalancer t(MakeBalancer("c", {Member("http://a:80", "", 100, kFlagIgnoreErrors),
-                                    Member("http://b:80")}));
+  TestBalancer t(MakeBalancer(
+      "c", {Member("http://a:80", "", 100, kFlagIgnoreErrors), Member("http://b:80")}));
   t.b().OnConnectFailure(0, kNow);
   EXPECT_EQ(t.s(0)->status.load(), kFlagIgnoreErrors);
   EXPECT_EQ(t.s(0)->failures.load(), 1u);
@@ -138,8 +138,8 @@ TEST(BalancerForceRecovery, NotWhenAMemberIsOnlyDisabled) {
 }
 
 TEST(BalancerForceRecovery, StickyRouteHonouredAfterRecovery) {
-  config::BalancerConfig b = MakeBalancer("c", {Member("http://a:80", "n1"),
-                                                Member("http://b:80", "n2")});
+  config::BalancerConfig b =
+      MakeBalancer("c", {Member("http://a:80", "n1"), Member("http://b:80", "n2")});
   b.sticky_cookie = "S";
   TestBalancer t(std::move(b));
   t.b().OnConnectFailure(0, kNow);
@@ -239,8 +239,8 @@ TEST(BalancerRuntimeMember, AddedMemberReadFromSlot) {
 }
 
 TEST(BalancerManagerEdit, RouteAndFactorEditsTakeEffect) {
-  config::BalancerConfig b = MakeBalancer("c", {Member("http://a:80", "n1"),
-                                                Member("http://b:80", "n2")});
+  config::BalancerConfig b =
+      MakeBalancer("c", {Member("http://a:80", "n1"), Member("http://b:80", "n2")});
   b.sticky_cookie = "S";
   TestBalancer t(std::move(b));
   {

@@ -22,8 +22,8 @@ using testing::Member;
 using testing::TestBalancer;
 
 TestBalancer Abc(int a, int b, int c) {
-  return TestBalancer(MakeBalancer(
-      "c", {Member("http://a:80", "", a), Member("http://b:80", "", b), Member("http://c:80", "", c)}));
+  return TestBalancer(MakeBalancer("c", {Member("http://a:80", "", a), Member("http://b:80", "", b),
+                                         Member("http://c:80", "", c)}));
 }
 
 // The worked example above PickByRequests in lbmethod_byrequests.cc.
@@ -54,7 +54,8 @@ TEST(ByRequests, Schedule121) {
 }
 
 TEST(ByRequests, ThreeToOneExact) {
-  TestBalancer t(MakeBalancer("c", {Member("http://a:80", "", 300), Member("http://b:80", "", 100)}));
+  TestBalancer t(
+      MakeBalancer("c", {Member("http://a:80", "", 300), Member("http://b:80", "", 100)}));
   int count[2] = {0, 0};
   for (int i = 0; i < 4000; ++i) {
     PickResult r = t.Pick();
@@ -70,7 +71,8 @@ TEST(ByRequests, ThreeToOneExact) {
 
 TEST(ByRequests, DecimalLoadfactor) {
   // loadfactor 1.5 and 1 -> lbfactor 150 and 100: 3 to 2.
-  TestBalancer t(MakeBalancer("c", {Member("http://a:80", "", 150), Member("http://b:80", "", 100)}));
+  TestBalancer t(
+      MakeBalancer("c", {Member("http://a:80", "", 150), Member("http://b:80", "", 100)}));
   std::string s = t.Schedule(500);
   EXPECT_EQ(std::count(s.begin(), s.end(), 'A'), 300);
   EXPECT_EQ(std::count(s.begin(), s.end(), 'B'), 200);
@@ -107,8 +109,7 @@ TEST(ByRequests, ErrorMemberSkippedThenRetried) {
 }
 
 TEST(ByRequests, RetryZeroAlwaysRetries) {
-  config::BalancerConfig bc =
-      MakeBalancer("c", {Member("http://a:80"), Member("http://b:80")});
+  config::BalancerConfig bc = MakeBalancer("c", {Member("http://a:80"), Member("http://b:80")});
   bc.members[0].retry_ms = 0;
   TestBalancer t(std::move(bc));
   t.s(0)->status.store(kFlagError);
@@ -117,9 +118,9 @@ TEST(ByRequests, RetryZeroAlwaysRetries) {
 }
 
 TEST(ByRequests, HotStandbyOnlyWhenNothingElseInItsSet) {
-  TestBalancer t(MakeBalancer("c", {Member("http://a:80", "", 100), Member("http://b:80", "", 200),
-                                    Member("http://c:80", "", 100),
-                                    Member("http://h:80", "", 100, kFlagStandby)}));
+  TestBalancer t(MakeBalancer(
+      "c", {Member("http://a:80", "", 100), Member("http://b:80", "", 200),
+            Member("http://c:80", "", 100), Member("http://h:80", "", 100, kFlagStandby)}));
   // The Apache transcript: A=1 B=2 C=1 plus a standby H that is never picked.
   EXPECT_EQ(t.Schedule(12), "BACBBACBBACB");
   EXPECT_EQ(t.s(3)->elected.load(), 0u);
@@ -146,9 +147,9 @@ TEST(ByRequests, StandbyOfLbset0BeforeLbset1) {
 }
 
 TEST(ByRequests, LbsetsWithGaps) {
-  TestBalancer t(MakeBalancer("c", {Member("http://a:80", "", 100, kFlagDisabled, 0),
-                                    Member("http://b:80", "", 100, 0, 7),
-                                    Member("http://c:80", "", 100, 0, 7)}));
+  TestBalancer t(MakeBalancer(
+      "c", {Member("http://a:80", "", 100, kFlagDisabled, 0), Member("http://b:80", "", 100, 0, 7),
+            Member("http://c:80", "", 100, 0, 7)}));
   EXPECT_EQ(t.Schedule(4), "BCBC");
 }
 
@@ -167,8 +168,9 @@ TEST(ByRequests, HotSpareReplacesOneUnusableMember) {
 }
 
 TEST(ByRequests, DrainingTakesNoNewSessionsAndIsReplacedBySpare) {
-  TestBalancer t(MakeBalancer("c", {Member("http://a:80", "", 100, kFlagDrain), Member("http://b:80"),
-                                    Member("http://r:80", "", 100, kFlagSpare)}));
+  TestBalancer t(
+      MakeBalancer("c", {Member("http://a:80", "", 100, kFlagDrain), Member("http://b:80"),
+                         Member("http://r:80", "", 100, kFlagSpare)}));
   EXPECT_EQ(t.Schedule(4), "BCBC");
   EXPECT_EQ(t.s(0)->elected.load(), 0u);
   EXPECT_TRUE(t.b().Usable(0, kNow));  // still usable for its sticky sessions
@@ -194,8 +196,8 @@ TEST(LbRegistry, ByName) {
 }
 
 TEST(LbByBusyness, FewestBusyTiesByLbstatus) {
-  config::BalancerConfig bc = MakeBalancer("c", {Member("http://a:80"), Member("http://b:80"),
-                                                 Member("http://c:80")});
+  config::BalancerConfig bc =
+      MakeBalancer("c", {Member("http://a:80"), Member("http://b:80"), Member("http://c:80")});
   bc.lbmethod = config::LbMethod::kByBusyness;
   TestBalancer t(std::move(bc));
   t.s(0)->busy.store(2);
@@ -212,16 +214,18 @@ TEST(LbByBusyness, FewestBusyTiesByLbstatus) {
 }
 
 TEST(LbByBusyness, AllIdleIsByRequests) {
-  config::BalancerConfig bc = MakeBalancer(
-      "c", {Member("http://a:80", "", 100), Member("http://b:80", "", 200), Member("http://c:80", "", 100)});
+  config::BalancerConfig bc =
+      MakeBalancer("c", {Member("http://a:80", "", 100), Member("http://b:80", "", 200),
+                         Member("http://c:80", "", 100)});
   bc.lbmethod = config::LbMethod::kByBusyness;
   TestBalancer t(std::move(bc));
   EXPECT_EQ(t.Schedule(8), "BACBBACB");
 }
 
 TEST(LbByTraffic, SmallestNormalisedTraffic) {
-  config::BalancerConfig bc = MakeBalancer(
-      "c", {Member("http://a:80", "", 100), Member("http://b:80", "", 100), Member("http://c:80", "", 300)});
+  config::BalancerConfig bc =
+      MakeBalancer("c", {Member("http://a:80", "", 100), Member("http://b:80", "", 100),
+                         Member("http://c:80", "", 300)});
   bc.lbmethod = config::LbMethod::kByTraffic;
   TestBalancer t(std::move(bc));
   EXPECT_EQ(t.Pick().member, 0);  // all 0: the first

@@ -112,7 +112,7 @@ TEST(StickyRoute, QueryParameter) {
   config::BalancerConfig b = Jsession();
   EXPECT_EQ(Route(b, Req("/app/x", "jsessionid=a.node3", true)), "node3");
   EXPECT_EQ(Route(b, Req("/app/x", "x=1&jsessionid=a.node3&y=2", true)), "node3");
-  EXPECT_EQ(Route(b, Req("/app/x", "JSESSIONID=a.node3", true)), "");  // case-sensitive
+  EXPECT_EQ(Route(b, Req("/app/x", "JSESSIONID=a.node3", true)), "");    // case-sensitive
   EXPECT_EQ(Route(b, Req("/app/x", "myjsessionid=a.node3", true)), "");  // anchored name
   EXPECT_EQ(Route(b, Req("/app/x", "jsessionid=&jsessionid=a.n4", true)), "n4");
   EXPECT_EQ(Route(b, Req("/app/x", "jsessionid=a.node3", false)), "");  // has_query false
@@ -128,8 +128,7 @@ TEST(StickyRoute, ScolonPathDelim) {
 
 TEST(StickyRoute, UrlBeatsCookie) {
   config::BalancerConfig b = Jsession();
-  EXPECT_EQ(Route(b, Req("/app/x;jsessionid=a.node3", {}, false, {"JSESSIONID=.node1"})),
-            "node3");
+  EXPECT_EQ(Route(b, Req("/app/x;jsessionid=a.node3", {}, false, {"JSESSIONID=.node1"})), "node3");
   EXPECT_EQ(Route(b, Req("/app/x", "jsessionid=a.node3", true, {"JSESSIONID=.node1"})), "node3");
   // A URL value without a route does not fall back to the cookie (Apache).
   EXPECT_EQ(Route(b, Req("/app/x;jsessionid=abc", {}, false, {"JSESSIONID=.node1"})), "");
@@ -152,8 +151,7 @@ TEST(StickyRoute, CookieOnlyOrUrlOnly) {
 
 TestBalancer Cluster(config::BalancerConfig b = Jsession()) {
   b.members = {Member("http://a:80", "node1"), Member("http://b:80", "node2"),
-               Member("http://c:80", "node3"),
-               Member("http://h:80", "node4", 100, kFlagStandby)};
+               Member("http://c:80", "node3"), Member("http://h:80", "node4", 100, kFlagStandby)};
   return TestBalancer(std::move(b));
 }
 

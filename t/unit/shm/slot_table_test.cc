@@ -43,8 +43,8 @@ std::string Str(const char* s, size_t cap) { return std::string(s, strnlen(s, ca
 
 config::Config TwoBalancers() {
   config::Config cfg;
-  cfg.balancers.push_back(MakeBalancer(
-      "one", {Member("http://a:80", "n1", 200), Member("http://b:80", "n2", 100, kFlagStandby, 3)}));
+  cfg.balancers.push_back(MakeBalancer("one", {Member("http://a:80", "n1", 200),
+                                               Member("http://b:80", "n2", 100, kFlagStandby, 3)}));
   cfg.balancers.back().growth = 2;
   cfg.balancers.back().members[1].redirect = "n1";
   cfg.balancers.push_back(MakeBalancer("two", {Member("http://c:8080")}));
@@ -158,9 +158,9 @@ TEST(ShmStrings, MakeKeyAndCopyString) {
 
 TEST(ShmCarryOver, UnchangedKeepsStateRemovedGoneAddedFresh) {
   config::Config c1;
-  c1.balancers.push_back(MakeBalancer(
-      "lb", {Member("http://keep:80", "k"), Member("http://gone:80", "g"),
-             Member("http://edit:80", "e")}));
+  c1.balancers.push_back(
+      MakeBalancer("lb", {Member("http://keep:80", "k"), Member("http://gone:80", "g"),
+                          Member("http://edit:80", "e")}));
   auto t1 = Make(c1, nullptr, 1);
   MemberSlot* keep = t1->member(0, 0);
   keep->lbstatus.store(-123);
@@ -184,15 +184,14 @@ TEST(ShmCarryOver, UnchangedKeepsStateRemovedGoneAddedFresh) {
   t1->balancer(0)->lbmethod.store(static_cast<uint32_t>(config::LbMethod::kByBusyness));
 
   config::Config c2;
-  c2.balancers.push_back(MakeBalancer(
-      "lb", {Member("http://new:80", "n"), Member("http://keep:80", "k"),
-             Member("http://edit:80", "e")}));
+  c2.balancers.push_back(
+      MakeBalancer("lb", {Member("http://new:80", "n"), Member("http://keep:80", "k"),
+                          Member("http://edit:80", "e")}));
   auto t2 = Make(c2, t1.get(), 2);
   ASSERT_NE(t2, nullptr);
   EXPECT_EQ(t2->header().generation, 2u);
   EXPECT_EQ(t2->balancer(0)->num_members.load(), 3u);
-  EXPECT_EQ(t2->balancer(0)->lbmethod.load(),
-            static_cast<uint32_t>(config::LbMethod::kByBusyness));
+  EXPECT_EQ(t2->balancer(0)->lbmethod.load(), static_cast<uint32_t>(config::LbMethod::kByBusyness));
 
   MemberSlot* fresh = t2->member(0, 0);
   EXPECT_EQ(Str(fresh->url, kKeyMax), "http://new:80");
@@ -304,8 +303,8 @@ struct Shared {
 };
 
 Shared* MapShared() {
-  void* p = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                 -1, 0);
+  void* p =
+      mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   EXPECT_NE(p, MAP_FAILED);
   return new (p) Shared{};
 }
