@@ -46,6 +46,16 @@ struct MemberSlot {
   std::atomic<int32_t> hc_fails;        // consecutive health-check failures
   std::atomic<int64_t> hc_last_ms;      // wall clock ms of the last check
   std::atomic<int64_t> recovered_ms;    // when the member last became usable (slowstart)
+  // The values the config gave this member when the table was created (or, for a member
+  // added at run time, its values then). A reload compares them with the runtime values to
+  // tell manager edits (kept) from untouched fields (which take the new config's value).
+  // Written only by SlotTable::Create, before the table is shared.
+  uint32_t from_config;              // 1 = created from the config, 0 = added at run time
+  int32_t config_lbfactor;
+  int32_t config_lbset;
+  uint32_t config_status;
+  char config_route[kRouteMax];
+  char config_redirect[kRouteMax];
 };
 
 struct BalancerSlot {
@@ -57,6 +67,8 @@ struct BalancerSlot {
   std::atomic<uint32_t> lbmethod;    // config::LbMethod, editable
   std::atomic<uint64_t> wupdated;    // bumped on any membership/edit change
   std::atomic<uint64_t> lock_recoveries;  // EOWNERDEAD recoveries
+  uint32_t config_lbmethod;          // lbmethod from the config (reload: manager edit or not)
+  uint32_t pad;
 };
 
 struct Header {
@@ -103,6 +115,9 @@ class SlotTable {
   Header* header_ = nullptr;
   BalancerSlot* balancers_ = nullptr;
   MemberSlot* members_ = nullptr;
+  // Counts cached at Create so that index checks never trust the shared header.
+  uint32_t num_balancers_ = 0;
+  uint32_t num_member_slots_ = 0;
 };
 
 // Holds a balancer's robust mutex. On EOWNERDEAD (the holder died) it makes
@@ -113,6 +128,9 @@ class LockGuard {
   ~LockGuard();
   LockGuard(const LockGuard&) = delete;
   LockGuard& operator=(const LockGuard&) = delete;
+  // False only when the mutex could not be taken (ENOTRECOVERABLE, null slot): the
+  // caller must not touch the guarded state.
+  bool locked() const { return locked_; }
 
  private:
   BalancerSlot* slot_;
