@@ -794,10 +794,10 @@ class Drover:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
-    def reload(self, timeout=START_TIMEOUT) -> list:
+    def reload(self, timeout=START_TIMEOUT, wait_old_exit=False) -> list:
         """SIGHUP, then waits until WorkerProcesses new worker pids (not among the old
-        ones) are alive, and until the old ones that are idle are gone. Returns the new
-        pids."""
+        ones) are alive; with wait_old_exit also until every old worker has exited.
+        Returns the new pids."""
         old = set(self.worker_pids())
         self.signal(signal.SIGHUP)
         n = self.workers_wanted
@@ -808,7 +808,11 @@ class Drover:
                 return new or None
             return new if len(new) >= n else None
 
-        return wait_until(changed, timeout, what="new workers after SIGHUP")
+        new = wait_until(changed, timeout, what="new workers after SIGHUP")
+        if wait_old_exit:
+            wait_until(lambda: not set(self.worker_pids()) & old, timeout,
+                       what="old workers to exit after SIGHUP")
+        return new
 
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM, wait, SIGKILL after the deadline; then SIGKILL any worker seen
