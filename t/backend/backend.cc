@@ -290,7 +290,9 @@ class Conn {
     out_ = bufferevent_get_output(bev_);
     bufferevent_setcb(bev_, ReadCb, WriteCb, EventCb, this);
     bufferevent_setwatermark(bev_, EV_READ, 0, kReadHigh);
-    bufferevent_enable(bev_, EV_READ | EV_WRITE);
+    // New bufferevents start with EV_WRITE enabled; we want it only while output is backed up.
+    bufferevent_disable(bev_, EV_WRITE);
+    bufferevent_enable(bev_, EV_READ);
     g.open++;
   }
   ~Conn() {
@@ -306,13 +308,63 @@ class Conn {
   enum class ChunkState { kSize, kData, kDataEnd, kTrailer };
   enum class Timer { kNone, kSlow, kSlowBody, kLinger };
 
-  static void ReadCb(bufferevent*, void* arg) noexcept { static_cast<Conn*>(arg)->OnRead(); }
-  static void WriteCb(bufferevent*, void* arg) noexcept { static_cast<Conn*>(arg)->OnWrite(); }
+  // Every callback ends with Flush(): responses are written straight from the callback
+  // that produced them, and the bufferevent's EV_WRITE is enabled only when the socket
+  // did not take everything (saves two epoll_ctl calls and a wakeup per response).
+  static void ReadCb(bufferevent*, void* arg) noexcept {
+    auto* c = static_cast<Conn*>(arg);
+    c->OnRead();
+    c->Flush();
+  }
+  static void WriteCb(bufferevent*, void* arg) noexcept {
+    auto* c = static_cast<Conn*>(arg);
+    c->OnWrite();
+    c->Flush();
+  }
   static void EventCb(bufferevent*, short what, void* arg) noexcept {
-    static_cast<Conn*>(arg)->OnEvent(what);
+    auto* c = static_cast<Conn*>(arg);
+    c->OnEvent(what);
+    c->Flush();
   }
   static void TimerCb(evutil_socket_t, short, void* arg) noexcept {
-    static_cast<Conn*>(arg)->OnTimer();
+    auto* c = static_cast<Conn*>(arg);
+    c->OnTimer();
+    c->Flush();
+  }
+
+  void Flush() {
+    if (state_ == State::kDead || state_ == State::kLingering || write_enabled_) {
+      return;
+    }
+    if (evbuffer_get_length(out_) > 0) {
+      // A socket bufferevent keeps the front of its output frozen and unfreezes it
+      // around its own writes; do the same.
+      evbuffer_unfreeze(out_, 1);
+      errno = 0;
+      int n = evbuffer_write(out_, bufferevent_getfd(bev_));
+      int err = errno;
+      evbuffer_freeze(out_, 1);
+      if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+        Close();  // the peer is gone (EPIPE, ECONNRESET)
+        return;
+      }
+    }
+    if (evbuffer_get_length(out_) > 0) {
+      EnableWrite(true);
+    } else if (state_ == State::kClosing) {
+      Linger();
+    }
+  }
+
+  void EnableWrite(bool on) {
+    if (on != write_enabled_) {
+      write_enabled_ = on;
+      if (on) {
+        bufferevent_enable(bev_, EV_WRITE);
+      } else {
+        bufferevent_disable(bev_, EV_WRITE);
+      }
+    }
   }
 
   // ---- lifecycle -------------------------------------------------------------------
@@ -350,7 +402,7 @@ class Conn {
     }
     state_ = State::kLingering;
     shutdown(bufferevent_getfd(bev_), SHUT_WR);
-    bufferevent_disable(bev_, EV_WRITE);
+    EnableWrite(false);
     evbuffer_drain(in_, evbuffer_get_length(in_));
     bufferevent_enable(bev_, EV_READ);
     Arm(Timer::kLinger, kLingerMs);
@@ -401,8 +453,9 @@ class Conn {
       if (Fill()) {
         FinishResponse();
       }
-    } else if (state_ == State::kClosing && evbuffer_get_length(out_) == 0) {
-      Linger();
+    }
+    if (state_ != State::kDead && evbuffer_get_length(out_) == 0 && !stream_active_) {
+      EnableWrite(false);  // drained: back to direct writes (Flush handles kClosing)
     }
   }
 
@@ -936,6 +989,7 @@ class Conn {
       stream_left_ = 0;
     }
     bufferevent_setwatermark(bev_, EV_WRITE, kStreamLow, 0);
+    EnableWrite(true);
     return Fill();
   }
 
@@ -1193,6 +1247,7 @@ class Conn {
   std::string peer_;
   uint64_t requests_ = 0;
   bool peer_eof_ = false;
+  bool write_enabled_ = false;
   bool keepalive_ = true;
   bool http10_ = false;
   bool head_method_ = false;
