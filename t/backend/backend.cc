@@ -25,8 +25,9 @@
 //   echo?raw=1             200 application/octet-stream: the request head bytes exactly
 //                          as received, then the body bytes exactly as received (chunk
 //                          framing and trailers included).
-//   size?n=N[&chunked=1]   200, exactly N bytes of the pattern below, streamed in 64 KiB
-//                          pieces as the socket drains (zero-copy, never the whole body).
+//   size?n=N[&chunked=1|&eof=1]  200, exactly N bytes of the pattern below, streamed in
+//                          64 KiB pieces as the socket drains (zero-copy, never the whole
+//                          body); Content-Length, chunked, or (eof=1) delimited by the close.
 //   upload                 200 JSON {"bytes": N, "fnv": "hex", "pattern": bool,
 //                          "chunked": bool}; pattern = the body equals the pattern's
 //                          first N bytes. The body (CL or chunked) is read streaming.
@@ -38,7 +39,8 @@
 //                          pattern body after N ms
 //   status?code=N          status N with body `NAME\n`; 204 and 304 have no body and no
 //                          Content-Length; 1xx sends that interim response, then a 200
-//   stats                  JSON {"requests": total, "connections": total, "open": now}
+//   stats                  JSON {"requests": total, "connections": total, "open": now,
+//                          "active": requests being answered now, this one excluded}
 //   close                  closes (FIN) without answering
 //   garbage                sends non-HTTP bytes, then closes
 //   reset                  SO_LINGER 0 and close: the client sees a RST
@@ -105,6 +107,7 @@ struct Globals {
   uint64_t requests = 0;
   uint64_t connections = 0;
   uint64_t open = 0;
+  uint64_t active = 0;  // requests whose head has arrived and whose answer is not complete
   std::vector<Conn*> graveyard;  // closed connections, deleted after the current dispatch
   event* reaper = nullptr;
   unsigned char pattern[kPiece + 256];
@@ -374,6 +377,7 @@ class Conn {
     if (state_ == State::kDead) {
       return;
     }
+    EndRequest();
     state_ = State::kDead;
     bufferevent_free(bev_);
     bev_ = nullptr;
@@ -417,11 +421,19 @@ class Conn {
     evtimer_add(timer_, &tv);
   }
 
+  void EndRequest() {
+    if (in_request_) {
+      in_request_ = false;
+      g.active--;
+    }
+  }
+
   // The current response is complete (its bytes may still be in the output buffer).
   // Called inside the Process() loop; FinishResponse() is the asynchronous variant that
   // also goes on with pipelined requests. (Kept apart so that pipelined requests are
   // handled by iteration, never by recursion.)
   void Complete() {
+    EndRequest();
     if (!keepalive_) {
       StartClose();
     } else {
@@ -573,6 +585,8 @@ class Conn {
     evbuffer_remove(in_, head_.data(), head_len);
     g.requests++;
     requests_++;
+    in_request_ = true;
+    g.active++;
     if (!ParseHead()) {
       return false;
     }
@@ -1039,8 +1053,14 @@ class Conn {
       case Route::kSize: {
         uint64_t n = ParamU64("n", 0);
         bool chunked = Param("chunked") == "1";
+        // eof=1, or chunked for an HTTP/1.0 client: no length, the close ends the body.
+        bool eof = Param("eof") == "1" || (chunked && http10_);
+        if (eof) {
+          chunked = false;
+          keepalive_ = false;
+        }
         StatusLine(200);
-        EndHead(chunked ? -1 : static_cast<int64_t>(n), "application/octet-stream");
+        EndHead(eof ? -2 : chunked ? -1 : static_cast<int64_t>(n), "application/octet-stream");
         if (!StartStream(n, chunked, false)) {
           return;
         }
@@ -1126,10 +1146,12 @@ class Conn {
       case Route::kStats: {
         char buf[160];
         std::snprintf(buf, sizeof(buf),
-                      "{\"requests\": %llu, \"connections\": %llu, \"open\": %llu}\n",
+                      "{\"requests\": %llu, \"connections\": %llu, \"open\": %llu, "
+                      "\"active\": %llu}\n",
                       static_cast<unsigned long long>(g.requests),
                       static_cast<unsigned long long>(g.connections),
-                      static_cast<unsigned long long>(g.open));
+                      static_cast<unsigned long long>(g.open),
+                      static_cast<unsigned long long>(g.active - 1));  // not this one
         JsonResponse(buf);
         break;
       }
@@ -1248,6 +1270,7 @@ class Conn {
   uint64_t requests_ = 0;
   bool peer_eof_ = false;
   bool write_enabled_ = false;
+  bool in_request_ = false;
   bool keepalive_ = true;
   bool http10_ = false;
   bool head_method_ = false;

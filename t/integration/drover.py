@@ -579,8 +579,9 @@ class Backend:
             return ""
 
     def stats(self) -> dict:
-        """{"requests", "connections", "open"} of this backend process (the stats
-        request itself counts as one request and one connection)."""
+        """{"requests", "connections", "open", "active"} of this backend process: totals
+        since start, open connections, and requests being answered right now. The stats
+        request itself counts in requests/connections/open, not in active."""
         return request(self.port, "GET", "/stats", host=self.host).json()
 
     def alive(self):
@@ -751,9 +752,12 @@ class Drover:
                 time.sleep(0.02)
             rc = self.proc.poll()
             last = self.output()
-            if rc == 2 and ("in use" in last.lower() or "eaddrinuse" in last.lower()):
+            if rc == 2:
+                # Runtime failure to start, most likely the port was taken between
+                # free_port() and drover's bind: retry on another port.
                 self._out.close()
-                continue  # someone took the port between free_port() and bind: retry
+                self._out = None
+                continue
             self.stop()
             if rc is None:
                 raise HarnessError("drover did not accept on port %d within %.0fs: %s\n%s"

@@ -4,6 +4,7 @@ import json
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 
@@ -135,6 +136,13 @@ def test_size_content_length_and_chunked(backend):
         assert r.header("Transfer-Encoding") == "chunked"
         assert r.header("Content-Length") is None
         assert r.body == dr.pattern(n)
+    data = dr.raw(b.port, b"GET /size?n=200000&eof=1 HTTP/1.1\r\nHost: h\r\n\r\n", timeout=5)
+    rs, _ = dr.parse_responses(data)
+    assert rs[0].header("Content-Length") is None and rs[0].header("Transfer-Encoding") is None
+    assert rs[0].header("Connection") == "close" and rs[0].body == dr.pattern(200000)
+    data = dr.raw(b.port, b"GET /size?n=1000&chunked=1 HTTP/1.0\r\n\r\n", timeout=5)
+    rs, _ = dr.parse_responses(data)
+    assert rs[0].header("Transfer-Encoding") is None and rs[0].body == dr.pattern(1000)
     r = dr.request(b.port, "HEAD", "/size?n=12345")
     assert r.status == 200 and r.header("Content-Length") == "12345" and r.body == b""
 
@@ -261,7 +269,17 @@ def test_stats_counts(backend):
     assert s1["requests"] - s0["requests"] == 4
     assert s1["connections"] - s0["connections"] == 2
     assert s1["open"] == 2
+    assert s1["active"] == 0
     dr.wait_until(lambda: b.stats()["open"] == 1, what="closed connections to be counted")
+    result = {}
+    t = threading.Thread(target=lambda: result.update(r=dr.request(b.port, "GET", "/slow?ms=300")))
+    t.start()
+    try:
+        dr.wait_until(lambda: b.stats()["active"] == 1, what="the slow request to be active")
+    finally:
+        t.join(10)
+    assert result["r"].status == 200
+    assert b.stats()["active"] == 0
 
 
 def test_close_garbage_reset_hang_trunc(backend):
