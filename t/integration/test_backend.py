@@ -1,6 +1,5 @@
 """drover-backend on its own: every endpoint, keep-alive, pipelining, bodies and the
 misbehaviours the proxy tests rely on."""
-import json
 import signal
 import socket
 import subprocess
@@ -230,7 +229,7 @@ def test_slow_and_slowbody(backend):
     assert time.monotonic() - t0 >= 0.29
     with socket.create_connection(("127.0.0.1", b.port), timeout=5) as s:
         t0 = time.monotonic()
-        s.sendall(b"GET /slowbody?ms=400&n=10 HTTP/1.1\r\nHost: h\r\n\r\n")
+        s.sendall(b"GET /slowbody?ms=600&n=10 HTTP/1.1\r\nHost: h\r\n\r\n")
         got = b""
         while b"\r\n\r\n" not in got:
             got += s.recv(4096)
@@ -241,7 +240,7 @@ def test_slow_and_slowbody(backend):
             body += s.recv(4096)
         t_body = time.monotonic() - t0
     assert body == dr.pattern(10)
-    assert t_head < 0.35 <= t_body
+    assert t_head < 0.5 and t_body >= 0.59, (t_head, t_body)
 
 
 def test_status_codes(backend):
