@@ -87,15 +87,15 @@
 
 namespace {
 
-constexpr size_t kPiece = 64 * 1024;             // pattern piece and chunk size
-constexpr size_t kMaxHead = 64 * 1024;           // request head limit (431 above)
-constexpr size_t kMaxLine = 8 * 1024;            // chunk-size and trailer line limit
-constexpr size_t kStreamLow = 64 * 1024;         // refill when output drains to this
-constexpr size_t kStreamHigh = 256 * 1024;       // ... up to this
-constexpr size_t kReadHigh = 1024 * 1024;        // stop reading past this much buffered input
-constexpr size_t kEchoBodyMax = 64 * 1024;       // echo includes the body up to this size
-constexpr size_t kRawCaptureMax = 64u << 20;     // echo?raw=1 keeps at most this much
-constexpr int kLingerMs = 2000;                  // drain input after our FIN for this long
+constexpr size_t kPiece = 64 * 1024;          // pattern piece and chunk size
+constexpr size_t kMaxHead = 64 * 1024;        // request head limit (431 above)
+constexpr size_t kMaxLine = 8 * 1024;         // chunk-size and trailer line limit
+constexpr size_t kStreamLow = 64 * 1024;      // refill when output drains to this
+constexpr size_t kStreamHigh = 256 * 1024;    // ... up to this
+constexpr size_t kReadHigh = 1024 * 1024;     // stop reading past this much buffered input
+constexpr size_t kEchoBodyMax = 64 * 1024;    // echo includes the body up to this size
+constexpr size_t kRawCaptureMax = 64u << 20;  // echo?raw=1 keeps at most this much
+constexpr int kLingerMs = 2000;               // drain input after our FIN for this long
 constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ULL;
 constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
 
@@ -107,7 +107,7 @@ struct Globals {
   uint64_t requests = 0;
   uint64_t connections = 0;
   uint64_t open = 0;
-  uint64_t active = 0;  // requests whose head has arrived and whose answer is not complete
+  uint64_t active = 0;           // requests whose head has arrived and whose answer is not complete
   std::vector<Conn*> graveyard;  // closed connections, deleted after the current dispatch
   event* reaper = nullptr;
   unsigned char pattern[kPiece + 256];
@@ -225,52 +225,98 @@ void AppendJsonString(std::string* o, std::string_view s) {
 
 const char* Reason(int code) {
   switch (code) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 102: return "Processing";
-    case 103: return "Early Hints";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 102:
+      return "Processing";
+    case 103:
+      return "Early Hints";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
   }
 }
 
 enum class Route {
-  kDefault, kEcho, kSize, kUpload, kRedirect, kCookie, kHeader, kSlow, kSlowBody, kStatus,
-  kStats, kClose, kGarbage, kReset, kHang, kTrunc, kRaw
+  kDefault,
+  kEcho,
+  kSize,
+  kUpload,
+  kRedirect,
+  kCookie,
+  kHeader,
+  kSlow,
+  kSlowBody,
+  kStatus,
+  kStats,
+  kClose,
+  kGarbage,
+  kReset,
+  kHang,
+  kTrunc,
+  kRaw
 };
 
 Route RouteOf(std::string_view seg) {
   static const std::pair<std::string_view, Route> kRoutes[] = {
-      {"echo", Route::kEcho},         {"size", Route::kSize},       {"upload", Route::kUpload},
-      {"redirect", Route::kRedirect}, {"cookie", Route::kCookie},   {"header", Route::kHeader},
+      {"echo", Route::kEcho},         {"size", Route::kSize},         {"upload", Route::kUpload},
+      {"redirect", Route::kRedirect}, {"cookie", Route::kCookie},     {"header", Route::kHeader},
       {"slow", Route::kSlow},         {"slowbody", Route::kSlowBody}, {"status", Route::kStatus},
-      {"stats", Route::kStats},       {"close", Route::kClose},     {"garbage", Route::kGarbage},
-      {"reset", Route::kReset},       {"hang", Route::kHang},       {"trunc", Route::kTrunc},
+      {"stats", Route::kStats},       {"close", Route::kClose},       {"garbage", Route::kGarbage},
+      {"reset", Route::kReset},       {"hang", Route::kHang},         {"trunc", Route::kTrunc},
       {"raw", Route::kRaw},
   };
   for (const auto& [name, route] : kRoutes) {
@@ -286,8 +332,7 @@ void ReaperCb(evutil_socket_t, short, void*) noexcept;
 // One client connection: parses requests in order and answers them one at a time.
 class Conn {
  public:
-  Conn(evutil_socket_t fd, uint64_t id, std::string peer)
-      : id_(id), peer_(std::move(peer)) {
+  Conn(evutil_socket_t fd, uint64_t id, std::string peer) : id_(id), peer_(std::move(peer)) {
     bev_ = bufferevent_socket_new(g.base, fd, BEV_OPT_CLOSE_ON_FREE);
     in_ = bufferevent_get_input(bev_);
     out_ = bufferevent_get_output(bev_);
@@ -837,8 +882,7 @@ class Conn {
       case BodyMode::kNone:
         return true;
       case BodyMode::kLength: {
-        size_t n = static_cast<size_t>(
-            std::min<uint64_t>(remaining_, evbuffer_get_length(in_)));
+        size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, evbuffer_get_length(in_)));
         ConsumeBody(n);
         remaining_ -= n;
         return remaining_ == 0;
@@ -870,8 +914,8 @@ class Conn {
               break;
             }
             case ChunkState::kData: {
-              size_t n = static_cast<size_t>(
-                  std::min<uint64_t>(remaining_, evbuffer_get_length(in_)));
+              size_t n =
+                  static_cast<size_t>(std::min<uint64_t>(remaining_, evbuffer_get_length(in_)));
               if (n == 0) {
                 return false;
               }
@@ -931,8 +975,7 @@ class Conn {
       evbuffer_add_printf(out_, "Content-Type: %s\r\n", ctype);
     }
     if (content_length >= 0) {
-      evbuffer_add_printf(out_, "Content-Length: %lld\r\n",
-                          static_cast<long long>(content_length));
+      evbuffer_add_printf(out_, "Content-Length: %lld\r\n", static_cast<long long>(content_length));
     } else if (content_length == -1) {
       evbuffer_add(out_, "Transfer-Encoding: chunked\r\n", 28);
     }
@@ -959,8 +1002,7 @@ class Conn {
                           "X-Conn-Id: %llu\r\nContent-Type: text/plain\r\n"
                           "Content-Length: %zu\r\n\r\n%s\n",
                           g.name.c_str(), static_cast<unsigned long long>(requests_),
-                          static_cast<unsigned long long>(id_), g.name.size() + 1,
-                          g.name.c_str());
+                          static_cast<unsigned long long>(id_), g.name.size() + 1, g.name.c_str());
       return;
     }
     StatusLine(code);
@@ -974,7 +1016,7 @@ class Conn {
     keepalive_ = false;
     head_method_ = false;
     StatusLine(code);
-    const char* msg = code == 431 ? "request header too large\n"
+    const char* msg = code == 431   ? "request header too large\n"
                       : code == 501 ? "transfer coding not implemented\n"
                                     : "bad request\n";
     EndHead(static_cast<int64_t>(std::strlen(msg)), "text/plain");
@@ -1072,8 +1114,8 @@ class Conn {
                       "{\"bytes\": %llu, \"fnv\": \"%016llx\", \"pattern\": %s, "
                       "\"chunked\": %s}\n",
                       static_cast<unsigned long long>(body_len_),
-                      static_cast<unsigned long long>(body_fnv_),
-                      pattern_ok_ ? "true" : "false", chunked_req_ ? "true" : "false");
+                      static_cast<unsigned long long>(body_fnv_), pattern_ok_ ? "true" : "false",
+                      chunked_req_ ? "true" : "false");
         JsonResponse(buf);
         break;
       }
@@ -1131,8 +1173,8 @@ class Conn {
           code = 500;
         }
         if (code < 200) {
-          evbuffer_add_printf(out_, "HTTP/1.1 %d %s\r\nX-Backend: %s\r\n\r\n", code,
-                              Reason(code), g.name.c_str());
+          evbuffer_add_printf(out_, "HTTP/1.1 %d %s\r\nX-Backend: %s\r\n\r\n", code, Reason(code),
+                              g.name.c_str());
           code = 200;
         }
         if (code == 204 || code == 304) {
@@ -1245,8 +1287,7 @@ class Conn {
                   "\"conn_id\": %llu, \"request_count\": %llu, \"peer\": ",
                   static_cast<unsigned long long>(body_len_),
                   static_cast<unsigned long long>(body_fnv_), chunked_req_ ? "true" : "false",
-                  static_cast<unsigned long long>(id_),
-                  static_cast<unsigned long long>(requests_));
+                  static_cast<unsigned long long>(id_), static_cast<unsigned long long>(requests_));
     o += buf;
     AppendJsonString(&o, peer_);
     if (body_keep_.size() <= kEchoBodyMax) {
@@ -1473,9 +1514,8 @@ int main(int argc, char** argv) {
   sockaddr_storage bound{};
   socklen_t blen = sizeof(bound);
   getsockname(lfd, reinterpret_cast<sockaddr*>(&bound), &blen);
-  int port = bound.ss_family == AF_INET6
-                 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                 : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  int port = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                                         : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   std::string host = listen.substr(0, listen.rfind(':'));
 
   if (!port_file.empty()) {
