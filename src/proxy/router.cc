@@ -8,7 +8,7 @@ namespace drover::proxy {
 // A transcription of Apache's alias_match() (mod_proxy.c) on string_views.
 // Worked examples: pattern "/app" matches "/app" (4), "/app/x" (4) but not
 // "/application"; "/app/" does not match "/app"; "/app/" matches "//app///x"
-// as 9 bytes (the runs of '/' are consumed), leaving "x".
+// as 8 bytes (the runs of '/' are consumed), leaving "x".
 size_t PrefixMatch(std::string_view path, std::string_view pattern) {
   size_t a = 0;  // into pattern
   size_t u = 0;  // into path
