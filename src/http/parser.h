@@ -125,6 +125,9 @@ class ChunkedDecoder {
   // — or kError). `*payload` (optional) is increased by the data bytes consumed.
   Status Feed(const char* p, size_t n, size_t* consumed, uint64_t* payload = nullptr);
   const char* error() const { return error_; }
+  // In chunk data: the next DataRemaining() bytes are payload (for de-chunking).
+  bool InData() const { return state_ == State::kData && remaining_ > 0; }
+  uint64_t DataRemaining() const { return state_ == State::kData ? remaining_ : 0; }
 
  private:
   // One state per position in the grammar; framing bytes are checked one at a
