@@ -26,6 +26,12 @@
 //    The same address twice is an error. An `ssl` listener needs
 //    SSLCertificateFile; SSLCertificateKeyFile defaults to the certificate
 //    file (Apache: the key may be in the certificate file).
+//  - CustomLog: `off`, or PATH with an optional second word: common,
+//    combined (the default), or a format containing '%' (quote it when it
+//    has spaces; \" inside the quotes is a '"', as in Apache's LogFormat).
+//    ErrorLog = stderr is kept as is; other paths are made absolute.
+//  - BalancerManager and Metrics are `off` or a path starting with '/', and
+//    must differ.
 //  - SSLProtocol is one of TLSv1.2, TLSv1.3, TLSv1.2+, TLSv1.3+ ("+": and later).
 //  - LimitRequestFields is 1-32767 (Apache's 0 = unlimited is not offered);
 //    LimitRequestLine and LimitRequestFieldSize are 256-1048576 bytes;
