@@ -26,8 +26,20 @@
 //    The same address twice is an error. An `ssl` listener needs
 //    SSLCertificateFile; SSLCertificateKeyFile defaults to the certificate
 //    file (Apache: the key may be in the certificate file).
+//  - CustomLog: `off`, or PATH with an optional second word: common,
+//    combined (the default), or a format containing '%' (quote it when it
+//    has spaces; \" inside the quotes is a '"', as in Apache's LogFormat).
+//    ErrorLog = stderr is kept as is; other paths are made absolute.
+//  - BalancerManager and Metrics are `off` or a path starting with '/', and
+//    must differ.
 //  - SSLProtocol is one of TLSv1.2, TLSv1.3, TLSv1.2+, TLSv1.3+ ("+": and later).
-//  - LimitRequestFields is 1-32767 (Apache's 0 = unlimited is not offered).
+//  - LimitRequestFields is 1-32767 (Apache's 0 = unlimited is not offered);
+//    LimitRequestLine and LimitRequestFieldSize are 256-1048576 bytes;
+//    WorkerProcesses is auto or 1-1024; WorkerConnections 1-1000000; every
+//    timeout is at most 24h, and at least 1ms except GracefulShutdownTimeout,
+//    retry= and the balancer's timeout= (0 allowed), and hcinterval= (1s).
+//  - Syntax and value errors stop at the first one in file order; the
+//    whole-file checks below run only when every line was fine.
 //  - ProxyPass/ProxyPassMatch targets: `balancer://NAME[/rest]` (only the
 //    noquery flag is allowed; balancer keys go in ProxySet) or a plain URL,
 //    which creates or reuses the implicit one-member balancer of its origin.
@@ -75,7 +87,7 @@ constexpr char kCombinedFormat[] = "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"
 constexpr size_t kMaxRoute = 63;          // shm::kRouteMax - 1
 constexpr size_t kMaxBalancerName = 127;  // shm::kNameMax - 1
 constexpr int64_t kDay = 86400000;
-constexpr size_t kDumpWrap = 150;         // wrap Dump lines well below 199 characters
+constexpr size_t kDumpWrap = 150;  // wrap Dump lines well below 199 characters
 
 // ---------------------------------------------------------------------------
 // Small formatting and parsing helpers.
@@ -111,9 +123,7 @@ bool IsNameChar(char c) {
          c == '_' || c == '-';
 }
 
-bool HasSpace(std::string_view s) {
-  return s.find_first_of(" \t") != std::string_view::npos;
-}
+bool HasSpace(std::string_view s) { return s.find_first_of(" \t") != std::string_view::npos; }
 
 // Apache-style word splitting (see the file comment).
 core::Result<std::vector<std::string>> Tokenize(std::string_view s) {
@@ -250,10 +260,10 @@ struct Directive {
 
 // A balancer reference waiting for every section to be read.
 struct BalancerRef {
-  bool reverse = false;      // ReverseRule (else ProxyRule)
-  size_t index = 0;          // into rules or reverse
-  std::string name;          // declared balancer name, when implicit < 0
-  int implicit = -1;         // index into Builder::implicit_
+  bool reverse = false;  // ReverseRule (else ProxyRule)
+  size_t index = 0;      // into rules or reverse
+  std::string name;      // declared balancer name, when implicit < 0
+  int implicit = -1;     // index into Builder::implicit_
   int line = 0;
   const char* directive = "";
 };
@@ -375,12 +385,12 @@ class Builder {
   int line_ = 0;
   const char* directive_ = "";
   SectionKind section_ = SectionKind::kNone;
-  std::string section_text_;          // as written, for messages
-  int balancer_ = -1;                 // current declared balancer
+  std::string section_text_;  // as written, for messages
+  int balancer_ = -1;         // current declared balancer
   // Bookkeeping.
-  std::map<std::string, int> seen_;   // section key + lowercase directive -> first line
+  std::map<std::string, int> seen_;           // section key + lowercase directive -> first line
   std::map<std::string, int> sections_seen_;  // section key -> line
-  std::string section_key_;           // "global", "server" or "balancer://NAME"
+  std::string section_key_;                   // "global", "server" or "balancer://NAME"
   bool status_allow_set_ = false;
   std::vector<BalancerRef> refs_;
   std::vector<ImplicitBalancer> implicit_;
@@ -424,8 +434,7 @@ const Directive Builder::kDirectives[] = {
     {"SSLProtocol", SectionKind::kServer, false, &Builder::SslProtocol},
     {"SSLCipherSuite", SectionKind::kServer, false, &Builder::SslCipherSuite},
     {"SSLProxyVerify", SectionKind::kServer, false, &Builder::SslProxyVerify},
-    {"SSLProxyCACertificateFile", SectionKind::kServer, false,
-     &Builder::SslProxyCaCertificateFile},
+    {"SSLProxyCACertificateFile", SectionKind::kServer, false, &Builder::SslProxyCaCertificateFile},
     {"BalancerMember", SectionKind::kBalancer, true, &Builder::BalancerMember},
     {"ProxySet", SectionKind::kBalancer, true, &Builder::ProxySet},
 };
@@ -441,8 +450,8 @@ std::string ResolvePrefix(const LoadOptions& options) {
     }
     p = p.lexically_normal();
   } else {
-    fs::path file = fs::absolute(options.file.empty() ? fs::path("drover.conf")
-                                                      : fs::path(options.file), ec);
+    fs::path file =
+        fs::absolute(options.file.empty() ? fs::path("drover.conf") : fs::path(options.file), ec);
     if (ec) {
       file = options.file;
     }
@@ -515,8 +524,8 @@ Status Builder::EnterSection(const IniSection& s) {
       return ErrAt(s.line, "section " + section_text_ + " has no balancer name");
     }
     if (!std::all_of(bname.begin(), bname.end(), IsNameChar)) {
-      return ErrAt(s.line, "invalid balancer name '" + bname +
-                               "' (letters, digits, '.', '_' and '-' only)");
+      return ErrAt(
+          s.line, "invalid balancer name '" + bname + "' (letters, digits, '.', '_' and '-' only)");
     }
     key = "balancer://" + bname;
     auto it = sections_seen_.find(key);
@@ -555,8 +564,8 @@ Status Builder::HandleEntry(const IniEntry& e) {
     return ErrAt(e.line, "syntax error: '" + name + "' is not a directive name (missing '='?)");
   }
   if (section_ == SectionKind::kNone) {
-    return ErrAt(e.line, "directive '" + name +
-                             "' outside any section (put it under [global] or [server])");
+    return ErrAt(
+        e.line, "directive '" + name + "' outside any section (put it under [global] or [server])");
   }
   const Directive* found = nullptr;
   const Directive* elsewhere = nullptr;
@@ -631,7 +640,7 @@ Status Builder::Int(std::string_view v, int64_t min, int64_t max, int64_t* out,
     }
   }
   bool digits = !text.empty() && std::all_of(text.begin() + (text[0] == '-' ? 1 : 0), text.end(),
-                                              [](char c) { return c >= '0' && c <= '9'; });
+                                             [](char c) { return c >= '0' && c <= '9'; });
   if (!digits || text == "-") {
     return Err(What(key) + "'" + text + "' is not a number");
   }
@@ -1008,8 +1017,7 @@ Status Builder::ProxyPassReverse(const std::string& v) {
     if (!r.balancer_part.empty() && r.balancer_part[0] != '/') {
       return Err("'" + r.url + "': text after the balancer name must start with '/'");
     }
-    refs_.push_back(BalancerRef{true, cfg_->server.reverse.size(), name, -1, line_,
-                                directive_});
+    refs_.push_back(BalancerRef{true, cfg_->server.reverse.size(), name, -1, line_, directive_});
   } else if (r.url[0] != '/') {
     auto u = ParseUrl(r.url);
     if (!u.ok()) {
@@ -1190,10 +1198,8 @@ Status Builder::MemberKey(const std::string& key, const std::string& v, MemberCo
     m->secret = v;
   } else if (key == "hcmethod") {
     static const std::pair<const char*, HealthCheck::Method> kMethods[] = {
-        {"GET", HealthCheck::Method::kGet},
-        {"HEAD", HealthCheck::Method::kHead},
-        {"OPTIONS", HealthCheck::Method::kOptions},
-        {"TCP", HealthCheck::Method::kTcp},
+        {"GET", HealthCheck::Method::kGet},         {"HEAD", HealthCheck::Method::kHead},
+        {"OPTIONS", HealthCheck::Method::kOptions}, {"TCP", HealthCheck::Method::kTcp},
         {"CPING", HealthCheck::Method::kTcp},
     };
     bool ok = false;
@@ -1399,8 +1405,8 @@ Status Builder::Finish() {
         }
       }
       if (index < 0) {
-        errors.emplace_back(ref.line, std::string(ref.directive) + ": balancer '" + ref.name +
-                                          "' is not defined");
+        errors.emplace_back(
+            ref.line, std::string(ref.directive) + ": balancer '" + ref.name + "' is not defined");
         continue;
       }
     }
@@ -1633,9 +1639,7 @@ std::string Url::Origin() const {
 // are bracketed and normalised; the path is kept as written ($n references of
 // ProxyPassMatch targets included). No user info, query or fragment.
 core::Result<Url> ParseUrl(const std::string& text) {
-  auto bad = [&](const std::string& why) {
-    return Status::Error("url '" + text + "': " + why);
-  };
+  auto bad = [&](const std::string& why) { return Status::Error("url '" + text + "': " + why); };
   size_t sep = text.find("://");
   if (sep == std::string::npos) {
     return bad("not an absolute URL (http://, https:// or ajp://)");
@@ -1745,7 +1749,9 @@ std::string Dump(const Config& c) {
   Writer w;
   const GlobalConfig& g = c.global;
   const ServerConfig& s = c.server;
-  w.Raw("# drover: effective configuration of " + c.file + " (prefix " + c.prefix + ")\n");
+  std::string header =
+      "# drover: effective configuration of " + c.file + " (prefix " + c.prefix + ")";
+  w.Raw((header.size() <= kDumpWrap ? header : "# drover: effective configuration") + "\n");
   w.Raw("\n[global]\n");
   w.Directive("User", g.user);
   w.Directive("Group", g.group);

@@ -53,7 +53,7 @@ struct IniEntry {
 };
 
 struct IniSection {
-  std::string name;     // as written between the brackets
+  std::string name;  // as written between the brackets
   int line = 0;
 };
 

@@ -30,15 +30,15 @@ pcre2_match_data* ThreadMatchData() {
 core::Result<std::shared_ptr<const Regex>> Regex::Compile(const std::string& pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   0, &error, &offset, nullptr);
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0,
+                                   &error, &offset, nullptr);
   if (code == nullptr) {
     PCRE2_UCHAR buf[256];
     int n = pcre2_get_error_message(error, buf, sizeof(buf));
     std::string text = n > 0 ? std::string(reinterpret_cast<const char*>(buf), n)
                              : "error " + std::to_string(error);
-    return core::Status::Error("regex '" + pattern + "' does not compile: " + text +
-                               " at offset " + std::to_string(offset));
+    return core::Status::Error("regex '" + pattern + "' does not compile: " + text + " at offset " +
+                               std::to_string(offset));
   }
   std::shared_ptr<Regex> re(new Regex());
   re->code_ = code;

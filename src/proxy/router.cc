@@ -41,8 +41,8 @@ size_t PrefixMatch(std::string_view path, std::string_view pattern) {
   return u;
 }
 
-Route MatchRoute(const config::ServerConfig& server, std::string_view path,
-                 std::string_view query, bool has_query) {
+Route MatchRoute(const config::ServerConfig& server, std::string_view path, std::string_view query,
+                 bool has_query) {
   Route route;
   for (const config::ProxyRule& rule : server.rules) {
     std::string out;

@@ -13,7 +13,7 @@ namespace drover::proxy {
 
 struct Route {
   const config::ProxyRule* rule = nullptr;  // nullptr: no rule matched
-  std::string path;   // path (+ "?" + query unless noquery) to append to the member URL's path
+  std::string path;  // path (+ "?" + query unless noquery) to append to the member URL's path
 };
 
 // First rule in file order that matches `path` (the request path without query) wins.
@@ -29,8 +29,8 @@ struct Route {
 // Route.path may be empty or start with '?' (e.g. ProxyPass /app http://h
 // and a request for /app): the caller sends "/" when the member URL's path
 // is empty too. Matching is byte-wise on the path as received.
-Route MatchRoute(const config::ServerConfig& server, std::string_view path,
-                 std::string_view query, bool has_query);
+Route MatchRoute(const config::ServerConfig& server, std::string_view path, std::string_view query,
+                 bool has_query);
 
 // Apache's alias_match(): the number of bytes of `path` matched by the
 // ProxyPass `pattern`, 0 when it does not match.

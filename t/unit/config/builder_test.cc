@@ -126,8 +126,7 @@ TEST(BuilderTest, Defaults) {
   EXPECT_EQ(s.server_name, host);
   EXPECT_EQ(s.access_log, "/etc/logs/access.log");
   EXPECT_EQ(s.access_format_name, "combined");
-  EXPECT_EQ(s.access_format,
-            "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"");
+  EXPECT_EQ(s.access_format, "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"");
   EXPECT_EQ(s.timeout_ms, 60000);
   EXPECT_EQ(s.request_header_timeout_ms, 20000);
   EXPECT_EQ(s.keepalive_timeout_ms, 5000);
@@ -275,7 +274,8 @@ TEST(BuilderTest, CustomLogForms) {
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->server.access_log, "/etc/logs/a.log");
   EXPECT_EQ(c->server.access_format_name, "combined");
-  c = LoadText("[server]\nListen = 80\nCustomLog = a.log \"%h \\\"%r\\\" %{BALANCER_WORKER_ROUTE}e\"\n");
+  c = LoadText(
+      "[server]\nListen = 80\nCustomLog = a.log \"%h \\\"%r\\\" %{BALANCER_WORKER_ROUTE}e\"\n");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->server.access_format_name, "custom");
   EXPECT_EQ(c->server.access_format, "%h \"%r\" %{BALANCER_WORKER_ROUTE}e");
@@ -296,8 +296,9 @@ TEST(BuilderTest, PrefixIsTheParentOfTheConfigDirectory) {
 }
 
 TEST(BuilderTest, PrefixFromOptionsWins) {
-  auto c = LoadText("[global]\nPidFile = ../run/d.pid\nErrorLog = /abs/e.log\n[server]\nListen = 80\n",
-                    "/etc/drover/drover.conf", "/opt/drover/");
+  auto c =
+      LoadText("[global]\nPidFile = ../run/d.pid\nErrorLog = /abs/e.log\n[server]\nListen = 80\n",
+               "/etc/drover/drover.conf", "/opt/drover/");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->prefix, "/opt/drover");
   EXPECT_EQ(c->global.pid_file, "/opt/run/d.pid");
@@ -506,8 +507,7 @@ TEST(BuilderTest, ContinuationLinesWrapLongDirectives) {
       "   10.0.0.2 ; second\n"
       "   10.0.0.3\n");
   ASSERT_NE(c, nullptr);
-  EXPECT_EQ(c->server.status_allow,
-            (std::vector<std::string>{"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
+  EXPECT_EQ(c->server.status_allow, (std::vector<std::string>{"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
 }
 
 TEST(BuilderTest, LoadReadsAFile) {
@@ -689,8 +689,8 @@ TEST(ConfigHelpersTest, ApplyStatusString) {
   EXPECT_TRUE(ApplyStatusString("S-D", &f));  // default mode is set
   EXPECT_EQ(f, kFlagStopped);
   EXPECT_TRUE(ApplyStatusString("+i+n+r+e+c", &f));
-  EXPECT_EQ(f, kFlagStopped | kFlagIgnoreErrors | kFlagDrain | kFlagSpare | kFlagError |
-                   kFlagHcFailed);
+  EXPECT_EQ(
+      f, kFlagStopped | kFlagIgnoreErrors | kFlagDrain | kFlagSpare | kFlagError | kFlagHcFailed);
   uint32_t before = f;
   EXPECT_FALSE(ApplyStatusString("+X", &f));
   EXPECT_FALSE(ApplyStatusString("+", &f));
@@ -747,7 +747,8 @@ TEST(ConfigHelpersTest, ParseUrlErrors) {
   };
   EXPECT_EQ(msg("127.0.0.1:80"),
             "url '127.0.0.1:80': not an absolute URL (http://, https:// or ajp://)");
-  EXPECT_EQ(msg("ftp://h"), "url 'ftp://h': unsupported scheme 'ftp' (http://, https:// or ajp://)");
+  EXPECT_EQ(msg("ftp://h"),
+            "url 'ftp://h': unsupported scheme 'ftp' (http://, https:// or ajp://)");
   EXPECT_EQ(msg("http://u@h"), "url 'http://u@h': user info is not supported");
   EXPECT_EQ(msg("http://h/x?q"), "url 'http://h/x?q': a query or fragment is not allowed");
   EXPECT_EQ(msg("http://h#f"), "url 'http://h#f': a query or fragment is not allowed");

@@ -18,7 +18,7 @@ struct ErrorCase {
 void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
 
 // Prefix for most cases: a valid [server] whose Listen is on line 2.
-const std::string kServer = "[server]\nListen = 80\n";              // lines 1-2
+const std::string kServer = "[server]\nListen = 80\n";  // lines 1-2
 const std::string kBal = "[balancer://c]\nBalancerMember = http://a:1\n";
 
 std::string Load(const std::string& text) {
@@ -31,9 +31,7 @@ std::string Load(const std::string& text) {
 
 class ConfigErrorTest : public testing::TestWithParam<ErrorCase> {};
 
-TEST_P(ConfigErrorTest, Message) {
-  EXPECT_EQ(Load(GetParam().text), GetParam().message);
-}
+TEST_P(ConfigErrorTest, Message) { EXPECT_EQ(Load(GetParam().text), GetParam().message); }
 
 const ErrorCase kCases[] = {
     // --- reader (see reader_test.cc for more)
@@ -61,8 +59,7 @@ const ErrorCase kCases[] = {
      "drover.conf:3: unknown directive 'Foo' in [server]"},
     {"DirectiveInWrongSection", "[global]\nTimeout = 3\n" + kServer,
      "drover.conf:2: directive 'Timeout' belongs in [server], not in [global]"},
-    {"MissingDirectiveName", kServer + "= 3\n",
-     "drover.conf:3: missing directive name before '='"},
+    {"MissingDirectiveName", kServer + "= 3\n", "drover.conf:3: missing directive name before '='"},
     {"SpaceInDirectiveName", kServer + "ProxyPass /a http://b\n",
      "drover.conf:3: syntax error: 'ProxyPass /a http' is not a directive name (missing '='?)"},
     {"DuplicateDirective", kServer + "Timeout = 3\n\ntimeout = 4\n",
@@ -183,8 +180,10 @@ const ErrorCase kCases[] = {
     {"UndefinedBalancer", kServer + "ProxyPass = / balancer://nope\n" + kBal,
      "drover.conf:3: ProxyPass: balancer 'nope' is not defined"},
     {"UndefinedBalancerEarliestLine",
-     kServer + "ProxyPass = /a balancer://c\nProxyPass = /b balancer://x\n"
-               "ProxyPassMatch = ^/c balancer://y$1\n" + kBal,
+     kServer +
+         "ProxyPass = /a balancer://c\nProxyPass = /b balancer://x\n"
+         "ProxyPassMatch = ^/c balancer://y$1\n" +
+         kBal,
      "drover.conf:4: ProxyPass: balancer 'x' is not defined"},
     {"BalancerTargetWithoutName", kServer + "ProxyPass = / balancer://\n",
      "drover.conf:3: ProxyPass: 'balancer://': missing balancer name"},
@@ -249,8 +248,7 @@ const ErrorCase kCases[] = {
      kServer + "[balancer://c]\nBalancerMember = http://a:1 connectiontimeout=fast\n",
      "drover.conf:4: BalancerMember: connectiontimeout 'fast' is not a duration (seconds, or a "
      "number with a ms/s/m/h suffix)"},
-    {"BadDisablereuse",
-     kServer + "[balancer://c]\nBalancerMember = http://a:1 disablereuse=2\n",
+    {"BadDisablereuse", kServer + "[balancer://c]\nBalancerMember = http://a:1 disablereuse=2\n",
      "drover.conf:4: BalancerMember: disablereuse '2' is not On or Off"},
     {"BadMax", kServer + "[balancer://c]\nBalancerMember = http://a:1 max=-3\n",
      "drover.conf:4: BalancerMember: max '-3' out of range 0-1000000"},

@@ -3,7 +3,6 @@
 #include "config/reader.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -38,7 +37,7 @@ TEST(ReaderTest, EntriesKeepSectionNameValueAndLine) {
   EXPECT_EQ(f.entries[0].line, 2);
   EXPECT_EQ(f.entries[1].value, "0.0.0.0:80");  // '=' comes before ':'
   EXPECT_EQ(f.entries[1].line, 5);
-  EXPECT_EQ(f.entries[2].name, "Timeout");      // name: value is accepted too
+  EXPECT_EQ(f.entries[2].name, "Timeout");  // name: value is accepted too
   EXPECT_EQ(f.entries[2].value, "30");
   EXPECT_EQ(f.entries[2].line, 6);
 }
@@ -135,8 +134,7 @@ TEST(ReaderTest, SectionWithoutClosingBracketIsASyntaxError) {
 }
 
 TEST(ReaderTest, FirstErrorWinsBetweenSyntaxAndLength) {
-  EXPECT_EQ(ReadError("[s]\nnope\nA = " + std::string(300, 'x') + "\n"),
-            "t.conf:2: syntax error");
+  EXPECT_EQ(ReadError("[s]\nnope\nA = " + std::string(300, 'x') + "\n"), "t.conf:2: syntax error");
 }
 
 TEST(ReaderTest, SectionNameLongerThan49IsAnError) {

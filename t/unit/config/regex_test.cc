@@ -96,9 +96,9 @@ TEST(RegexTest, Substitute) {
   std::string_view g[10] = {"/m/foo.gif", "foo", "gif"};
   EXPECT_EQ(Regex::Substitute("/img/$1.png", g, 3), "/img/foo.png");
   EXPECT_EQ(Regex::Substitute("$0|$2|$1", g, 3), "/m/foo.gif|gif|foo");
-  EXPECT_EQ(Regex::Substitute("$3$9x", g, 3), "x");       // beyond n: empty
-  EXPECT_EQ(Regex::Substitute("\\$1", g, 3), "$1");       // escaped: literal
-  EXPECT_EQ(Regex::Substitute("a$b$", g, 3), "a$b$");     // '$' without digit: literal
+  EXPECT_EQ(Regex::Substitute("$3$9x", g, 3), "x");        // beyond n: empty
+  EXPECT_EQ(Regex::Substitute("\\$1", g, 3), "$1");        // escaped: literal
+  EXPECT_EQ(Regex::Substitute("a$b$", g, 3), "a$b$");      // '$' without digit: literal
   EXPECT_EQ(Regex::Substitute("a\\b&c", g, 3), "a\\b&c");  // other characters verbatim
   EXPECT_EQ(Regex::Substitute("", g, 3), "");
 }

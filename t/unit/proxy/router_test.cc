@@ -12,9 +12,8 @@ namespace {
 std::shared_ptr<const config::Config> Rules(const std::string& rules) {
   config::LoadOptions o;
   o.file = "/etc/drover/drover.conf";
-  auto r = config::LoadFromString("[server]\nListen = 80\n" + rules +
-                                      "[balancer://c]\nBalancerMember = http://a:1\n",
-                                  o);
+  auto r = config::LoadFromString(
+      "[server]\nListen = 80\n" + rules + "[balancer://c]\nBalancerMember = http://a:1\n", o);
   EXPECT_TRUE(r.ok()) << r.status().message();
   return r.ok() ? r.value() : nullptr;
 }
@@ -53,16 +52,18 @@ TEST(RouterTest, QueryIsPassedOn) {
 }
 
 TEST(RouterTest, NoqueryDropsTheQuery) {
-  auto c = Rules("ProxyPass = /app http://h:1/back noquery\n"
-                 "ProxyPassMatch = ^/m/(.*)$ balancer://c/$1 noquery=On\n");
+  auto c = Rules(
+      "ProxyPass = /app http://h:1/back noquery\n"
+      "ProxyPassMatch = ^/m/(.*)$ balancer://c/$1 noquery=On\n");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(Match(*c, "/app/x", "q=1", true), "3:/back/x");
   EXPECT_EQ(Match(*c, "/m/y", "q=1", true), "4:/y");
 }
 
 TEST(RouterTest, RunsOfSlashesMatchRunsOfSlashes) {
-  auto c = Rules("ProxyPass = /app/ http://h:1/\n"
-                 "ProxyPass = //b//c http://h:1/bc\n");
+  auto c = Rules(
+      "ProxyPass = /app/ http://h:1/\n"
+      "ProxyPass = //b//c http://h:1/bc\n");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(Match(*c, "//app///x"), "3:/x");
   EXPECT_EQ(Match(*c, "/app/x//y"), "3:/x//y");
@@ -101,8 +102,9 @@ TEST(RouterTest, SeedRegexRoutesEverything) {
 }
 
 TEST(RouterTest, RegexWithoutReferenceAppendsThePath) {
-  auto c = Rules("ProxyPassMatch = \\.gif$ balancer://c\n"
-                 "ProxyPassMatch = ^/img/ http://h:1/pics\n");
+  auto c = Rules(
+      "ProxyPassMatch = \\.gif$ balancer://c\n"
+      "ProxyPassMatch = ^/img/ http://h:1/pics\n");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(Match(*c, "/a/b.gif", "v=2", true), "3:/a/b.gif?v=2");
   EXPECT_EQ(Match(*c, "/img/x.png"), "4:/pics/img/x.png");
@@ -118,11 +120,12 @@ TEST(RouterTest, EmptyGroupStillCountsAsASubstitution) {
 }
 
 TEST(RouterTest, FirstRuleInFileOrderWins) {
-  auto c = Rules("ProxyPass = /app/private !\n"            // 3
-                 "ProxyPass = /app http://h:1/a\n"         // 4
-                 "ProxyPass = /app/private http://h:1/p\n"  // 5: never reached
-                 "ProxyPassMatch = ^/q/(.*)$ !\n"          // 6
-                 "ProxyPass = / balancer://c/\n");         // 7
+  auto c = Rules(
+      "ProxyPass = /app/private !\n"             // 3
+      "ProxyPass = /app http://h:1/a\n"          // 4
+      "ProxyPass = /app/private http://h:1/p\n"  // 5: never reached
+      "ProxyPassMatch = ^/q/(.*)$ !\n"           // 6
+      "ProxyPass = / balancer://c/\n");          // 7
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(Match(*c, "/app/private"), "excluded@3");
   EXPECT_EQ(Match(*c, "/app/private/x", "q", true), "excluded@3");
@@ -134,8 +137,9 @@ TEST(RouterTest, FirstRuleInFileOrderWins) {
 }
 
 TEST(RouterTest, ExclusionAfterABroaderRuleNeverMatches) {
-  auto c = Rules("ProxyPass = / balancer://c/\n"
-                 "ProxyPass = /private !\n");
+  auto c = Rules(
+      "ProxyPass = / balancer://c/\n"
+      "ProxyPass = /private !\n");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(Match(*c, "/private"), "3:/private");
 }
