@@ -24,6 +24,31 @@
 //    Host is 400. absolute-form targets must agree with Host.
 //  - Only HTTP/1.0 and HTTP/1.1 are accepted (other 1.x: 505; anything else 400;
 //    HTTP/0.9 simple requests: 400).
+//  - Request line: exactly one SP between method (a token), target and version.
+//    Targets: origin-form ("/..."), absolute-form with an http or https scheme
+//    (path, query and host then come from it; no userinfo), "*" only with
+//    OPTIONS. CONNECT and authority-form are not supported: 400. Targets hold
+//    visible ASCII only, never '#'.
+//  - Host (and an absolute-form authority): reg-name or [IP-literal], then
+//    optionally ':' and 1-5 digits; empty is 400. absolute-form and Host are
+//    compared case-insensitively as strings ("a:80" differs from "a").
+//  - Empty lines before a request line are skipped (RFC 9112 §2.2) and count
+//    towards max_request_line. Not so for responses.
+//  - Empty elements in a Transfer-Encoding list are an error; in Connection
+//    they are ignored. Expect: 100-continue is ignored in HTTP/1.0 requests
+//    (RFC 9110 §10.1.1); other Expect values are left to the caller.
+//  - Requests: Content-Length (even 0) gives kLength; kNone without framing.
+//  - Responses (all errors 502): Transfer-Encoding with Content-Length, in
+//    HTTP/1.0, with chunked twice, or with another coding before chunked (we
+//    re-frame and could not pass that coding on) is refused. A
+//    Transfer-Encoding not ending in chunked is read until close. The status
+//    code must be 100-599; the SP before an empty reason phrase is optional.
+//    Content-Length and Transfer-Encoding are validated even when the response
+//    has no body (HEAD, 1xx, 204, 304).
+//  - Order of errors: framing errors (NUL, bare CR/LF, 414/431 limits) are
+//    checked on every byte that has arrived, in byte order, and win over
+//    syntax errors, which are only reported once the head is complete. This is
+//    what makes every split of the input answer the same.
 #pragma once
 
 #include <cstddef>
