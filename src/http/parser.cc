@@ -55,8 +55,8 @@ constexpr std::array<uint8_t, 256> MakeCharTable() {
     const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     const bool digit = c >= '0' && c <= '9';
     const bool vchar = c >= 0x21 && c <= 0x7e;
-    if (alpha || digit || (c > 0 && c < 128 && kTokenPunct.find(static_cast<char>(c)) !=
-                                                    std::string_view::npos)) {
+    if (alpha || digit ||
+        (c > 0 && c < 128 && kTokenPunct.find(static_cast<char>(c)) != std::string_view::npos)) {
       v |= kCharToken;
     }
     if (c == ' ' || c == '\t' || vchar || c >= 0x80) {
@@ -128,9 +128,9 @@ enum class LineScan { kLine, kIncomplete, kError };
 
 // What one kind of line may hold and how its errors are reported.
 struct LineRules {
-  size_t max;               // longest content (without the CRLF)
-  int bad_status;           // NUL, bare CR, bare LF
-  int long_status;          // over `max`
+  size_t max;       // longest content (without the CRLF)
+  int bad_status;   // NUL, bare CR, bare LF
+  int long_status;  // over `max`
   const char* long_reason;
 };
 
@@ -255,8 +255,7 @@ ParseResult WalkHead(const char* buf, size_t len, const Limits& limits, bool is_
   p = eol + 2;
 
   // Field lines up to the empty line.
-  rules = LineRules{limits.max_field_size, bad, is_request ? 431 : 502,
-                    "header field too long"};
+  rules = LineRules{limits.max_field_size, bad, is_request ? 431 : 502, "header field too long"};
   size_t fields = 0;
   for (;;) {
     // A line that does not start with CR is a field line (or garbage).
@@ -309,7 +308,7 @@ inline bool ValidFieldValue(const char* p, const char* e) {
     memcpy(&x, p, 8);
     const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;  // some byte < 0x20
     const uint64_t d = x ^ (kOnes * 0x7f);
-    const uint64_t del = (d - kOnes) & ~d & kHigh;                   // some byte == 0x7f
+    const uint64_t del = (d - kOnes) & ~d & kHigh;  // some byte == 0x7f
     if ((below_space | del) != 0) {
       for (int i = 0; i < 8; ++i) {
         if (!Is(p[i], kCharField)) {
@@ -362,8 +361,15 @@ bool ParseFieldLine(const char* p, const char* e, int bad, Header* h, ParseError
 }
 
 // Which framing-relevant field a name is (case-insensitive).
-enum class Field { kOther, kHost, kExpect, kUpgrade, kConnection, kContentLength,
-                   kTransferEncoding };
+enum class Field {
+  kOther,
+  kHost,
+  kExpect,
+  kUpgrade,
+  kConnection,
+  kContentLength,
+  kTransferEncoding
+};
 
 // Compares a field name (tchars only) with a lowercase name of the same size.
 // c | 0x20 lowercases letters and leaves '-' and digits alone; no other tchar
@@ -565,8 +571,8 @@ bool ParseRequestLine(const char* p, const char* e, RequestHead* out, ParseError
     return Fail(err, 400, "invalid request target");
   }
   out->target = std::string_view(t, static_cast<size_t>(te - t));
-  if (!ParseRequestVersion(std::string_view(te + 1, static_cast<size_t>(e - te - 1)),
-                           &out->minor, err)) {
+  if (!ParseRequestVersion(std::string_view(te + 1, static_cast<size_t>(e - te - 1)), &out->minor,
+                           err)) {
     return false;
   }
   // drover is a reverse proxy: CONNECT (whose authority-form target asks for a
@@ -865,8 +871,7 @@ ParseResult ParseRequestHead(const char* buf, size_t len, const Limits& limits, 
 }
 
 ParseResult ParseResponseHead(const char* buf, size_t len, const Limits& limits,
-                              std::string_view request_method, ResponseHead* out,
-                              ParseError* err) {
+                              std::string_view request_method, ResponseHead* out, ParseError* err) {
   out->Clear();
   ResponseFields f;
   ParseResult r = WalkHead(

@@ -155,34 +155,34 @@ class ChunkedDecoder {
   // One state per position in the grammar; framing bytes are checked one at a
   // time, chunk data is skipped in bulk. See parser.cc.
   enum class State : uint8_t {
-    kSize,            // chunk-size hex digits
-    kSizeWs,          // BWS after the size or an extension, before ';'
-    kExtNameStart,    // after ';': BWS, then the extension name
-    kExtName,         // in the name
-    kExtNameWs,       // BWS after the name, before '=' or ';'
-    kExtValueStart,   // after '=': BWS, then a token or a quoted-string
-    kExtToken,        // in a token value
-    kExtQuoted,       // in a quoted-string
-    kExtQuotedPair,   // after '\\' in a quoted-string
-    kExtQuotedEnd,    // after the closing DQUOTE
-    kSizeLf,          // CR seen at the end of the size line
-    kData,            // chunk-data
-    kDataCr,          // CR after the data
-    kDataLf,          // LF after the data
-    kTrailerStart,    // start of a trailer line (or the final CRLF)
-    kTrailerName,     // in a trailer field name
-    kTrailerValue,    // in a trailer field value
-    kTrailerLf,       // CR seen at the end of a trailer line
-    kFinalLf,         // CR of the final empty line seen
+    kSize,           // chunk-size hex digits
+    kSizeWs,         // BWS after the size or an extension, before ';'
+    kExtNameStart,   // after ';': BWS, then the extension name
+    kExtName,        // in the name
+    kExtNameWs,      // BWS after the name, before '=' or ';'
+    kExtValueStart,  // after '=': BWS, then a token or a quoted-string
+    kExtToken,       // in a token value
+    kExtQuoted,      // in a quoted-string
+    kExtQuotedPair,  // after '\\' in a quoted-string
+    kExtQuotedEnd,   // after the closing DQUOTE
+    kSizeLf,         // CR seen at the end of the size line
+    kData,           // chunk-data
+    kDataCr,         // CR after the data
+    kDataLf,         // LF after the data
+    kTrailerStart,   // start of a trailer line (or the final CRLF)
+    kTrailerName,    // in a trailer field name
+    kTrailerValue,   // in a trailer field value
+    kTrailerLf,      // CR seen at the end of a trailer line
+    kFinalLf,        // CR of the final empty line seen
     kDone,
     kError,
   };
   Status Fail(const char* why);
   State state_ = State::kSize;
-  uint64_t remaining_ = 0;   // chunk size being read, then data bytes left
-  size_t size_digits_ = 0;   // hex digits of the current chunk-size
-  size_t line_len_ = 0;      // bytes of the current size line (before CRLF)
-  size_t trailer_len_ = 0;   // bytes of the trailer section so far
+  uint64_t remaining_ = 0;  // chunk size being read, then data bytes left
+  size_t size_digits_ = 0;  // hex digits of the current chunk-size
+  size_t line_len_ = 0;     // bytes of the current size line (before CRLF)
+  size_t trailer_len_ = 0;  // bytes of the trailer section so far
   size_t max_line_;
   size_t max_trailer_;
   const char* error_ = "";
