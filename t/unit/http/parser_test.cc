@@ -731,6 +731,56 @@ TEST(HttpRequestReject, SyntaxErrorReportedWhenFramingIsClean) {
   EXPECT_EQ(o.status, 505);
 }
 
+// Every byte value at every position of a long value (so that the word-at-a-
+// time check sees it in each lane): accepted exactly when it is HTAB, SP,
+// VCHAR or obs-text.
+TEST(HttpRequestReject, EveryByteInFieldValue) {
+  for (int c = 0; c < 256; ++c) {
+    const bool ok = c == '\t' || c == ' ' || (c >= 0x21 && c <= 0x7e) || c >= 0x80;
+    for (size_t at = 0; at < 21; ++at) {
+      std::string value = "abcdefghijklmnopqrstu";
+      value[at] = static_cast<char>(c);
+      const Outcome o = Req(Get("Host: a\r\nX: " + value));
+      if (ok) {
+        EXPECT_EQ(o.result, ParseResult::kDone) << c << " at " << at;
+      } else {
+        EXPECT_EQ(o.status, 400) << c << " at " << at;
+      }
+    }
+  }
+}
+
+TEST(HttpRequestReject, EveryByteInFieldName) {
+  const std::string tchars = "!#$%&'*+-.^_`|~";
+  for (int c = 0; c < 256; ++c) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c != 0 && tchars.find(static_cast<char>(c)) != std::string::npos) ||
+                    c == ':';  // "X:Ab: v" is the field X with the value "Ab: v"
+    std::string name = "X-Ab";
+    name[1] = static_cast<char>(c);
+    const Outcome o = Req(Get("Host: a\r\n" + name + ": v"));
+    if (ok) {
+      EXPECT_EQ(o.result, ParseResult::kDone) << c;
+    } else {
+      EXPECT_EQ(o.status, 400) << c;
+    }
+  }
+}
+
+TEST(HttpRequestReject, EveryByteInTarget) {
+  for (int c = 0; c < 256; ++c) {
+    const bool ok = c >= 0x21 && c <= 0x7e && c != '#';
+    std::string target = "/ab";
+    target[1] = static_cast<char>(c);
+    const Outcome o = Req(Get("Host: a", "GET " + target + " HTTP/1.1"));
+    if (ok) {
+      EXPECT_EQ(o.result, ParseResult::kDone) << c;
+    } else {
+      EXPECT_EQ(o.status, 400) << c;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Responses.
 
