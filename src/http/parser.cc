@@ -55,8 +55,8 @@ constexpr std::array<uint8_t, 256> MakeCharTable() {
     const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     const bool digit = c >= '0' && c <= '9';
     const bool vchar = c >= 0x21 && c <= 0x7e;
-    if (alpha || digit || (c > 0 && c < 128 && kTokenPunct.find(static_cast<char>(c)) !=
-                                                    std::string_view::npos)) {
+    if (alpha || digit ||
+        (c > 0 && c < 128 && kTokenPunct.find(static_cast<char>(c)) != std::string_view::npos)) {
       v |= kCharToken;
     }
     if (c == ' ' || c == '\t' || vchar || c >= 0x80) {
@@ -128,9 +128,9 @@ enum class LineScan { kLine, kIncomplete, kError };
 
 // What one kind of line may hold and how its errors are reported.
 struct LineRules {
-  size_t max;               // longest content (without the CRLF)
-  int bad_status;           // NUL, bare CR, bare LF
-  int long_status;          // over `max`
+  size_t max;       // longest content (without the CRLF)
+  int bad_status;   // NUL, bare CR, bare LF
+  int long_status;  // over `max`
   const char* long_reason;
 };
 
@@ -192,6 +192,9 @@ bool HasHeadEnd(const char* buf, size_t len) {
   if (len < 4) {
     return false;
   }
+  if (memcmp(buf + len - 4, "\r\n\r\n", 4) == 0) {
+    return true;  // the usual case: the read ended with the head
+  }
   const char* p = buf + 1;
   const char* const last = buf + len - 2;  // an LF at q needs q[1], q[2]
   while (p < last) {
@@ -252,8 +255,7 @@ ParseResult WalkHead(const char* buf, size_t len, const Limits& limits, bool is_
   p = eol + 2;
 
   // Field lines up to the empty line.
-  rules = LineRules{limits.max_field_size, bad, is_request ? 431 : 502,
-                    "header field too long"};
+  rules = LineRules{limits.max_field_size, bad, is_request ? 431 : 502, "header field too long"};
   size_t fields = 0;
   for (;;) {
     // A line that does not start with CR is a field line (or garbage).
@@ -294,6 +296,36 @@ ParseResult WalkHead(const char* buf, size_t len, const Limits& limits, bool is_
 // ---------------------------------------------------------------------------
 // Field syntax and the fields that matter for framing.
 
+// True when [p, e) holds only field-value bytes: HTAB, SP, VCHAR, obs-text,
+// i.e. no byte below 0x20 other than HTAB and no DEL. Eight bytes at a time:
+// a word with no byte < 0x20 and no 0x7f is fine as a whole (the usual case);
+// only words that may hold one are looked at byte by byte.
+inline bool ValidFieldValue(const char* p, const char* e) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  while (e - p >= 8) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;  // some byte < 0x20
+    const uint64_t d = x ^ (kOnes * 0x7f);
+    const uint64_t del = (d - kOnes) & ~d & kHigh;  // some byte == 0x7f
+    if ((below_space | del) != 0) {
+      for (int i = 0; i < 8; ++i) {
+        if (!Is(p[i], kCharField)) {
+          return false;
+        }
+      }
+    }
+    p += 8;
+  }
+  for (; p < e; ++p) {
+    if (!Is(*p, kCharField)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // name ":" OWS value OWS. The value is every byte validated, then trimmed.
 bool ParseFieldLine(const char* p, const char* e, int bad, Header* h, ParseError* err) {
   if (IsWs(*p)) {
@@ -314,10 +346,8 @@ bool ParseFieldLine(const char* p, const char* e, int bad, Header* h, ParseError
   }
   h->name = std::string_view(p, static_cast<size_t>(s - p));
   const char* v = s + 1;
-  for (const char* q = v; q < e; ++q) {
-    if (!Is(*q, kCharField)) {
-      return Fail(err, bad, "invalid character in field value");
-    }
+  if (!ValidFieldValue(v, e)) {
+    return Fail(err, bad, "invalid character in field value");
   }
   while (v < e && IsWs(*v)) {
     ++v;
@@ -331,23 +361,42 @@ bool ParseFieldLine(const char* p, const char* e, int bad, Header* h, ParseError
 }
 
 // Which framing-relevant field a name is (case-insensitive).
-enum class Field { kOther, kHost, kExpect, kUpgrade, kConnection, kContentLength,
-                   kTransferEncoding };
+enum class Field {
+  kOther,
+  kHost,
+  kExpect,
+  kUpgrade,
+  kConnection,
+  kContentLength,
+  kTransferEncoding
+};
+
+// Compares a field name (tchars only) with a lowercase name of the same size.
+// c | 0x20 lowercases letters and leaves '-' and digits alone; no other tchar
+// maps onto a letter, '-' or a digit that way.
+inline bool NameIs(std::string_view name, std::string_view lower) {
+  for (size_t i = 0; i < lower.size(); ++i) {
+    if ((name[i] | 0x20) != lower[i]) {
+      return false;
+    }
+  }
+  return true;
+}
 
 inline Field Classify(std::string_view n) {
   switch (n.size()) {
     case 4:
-      return IEquals(n, "host") ? Field::kHost : Field::kOther;
+      return NameIs(n, "host") ? Field::kHost : Field::kOther;
     case 6:
-      return IEquals(n, "expect") ? Field::kExpect : Field::kOther;
+      return NameIs(n, "expect") ? Field::kExpect : Field::kOther;
     case 7:
-      return IEquals(n, "upgrade") ? Field::kUpgrade : Field::kOther;
+      return NameIs(n, "upgrade") ? Field::kUpgrade : Field::kOther;
     case 10:
-      return IEquals(n, "connection") ? Field::kConnection : Field::kOther;
+      return NameIs(n, "connection") ? Field::kConnection : Field::kOther;
     case 14:
-      return IEquals(n, "content-length") ? Field::kContentLength : Field::kOther;
+      return NameIs(n, "content-length") ? Field::kContentLength : Field::kOther;
     case 17:
-      return IEquals(n, "transfer-encoding") ? Field::kTransferEncoding : Field::kOther;
+      return NameIs(n, "transfer-encoding") ? Field::kTransferEncoding : Field::kOther;
     default:
       return Field::kOther;
   }
@@ -522,8 +571,8 @@ bool ParseRequestLine(const char* p, const char* e, RequestHead* out, ParseError
     return Fail(err, 400, "invalid request target");
   }
   out->target = std::string_view(t, static_cast<size_t>(te - t));
-  if (!ParseRequestVersion(std::string_view(te + 1, static_cast<size_t>(e - te - 1)),
-                           &out->minor, err)) {
+  if (!ParseRequestVersion(std::string_view(te + 1, static_cast<size_t>(e - te - 1)), &out->minor,
+                           err)) {
     return false;
   }
   // drover is a reverse proxy: CONNECT (whose authority-form target asks for a
@@ -822,8 +871,7 @@ ParseResult ParseRequestHead(const char* buf, size_t len, const Limits& limits, 
 }
 
 ParseResult ParseResponseHead(const char* buf, size_t len, const Limits& limits,
-                              std::string_view request_method, ResponseHead* out,
-                              ParseError* err) {
+                              std::string_view request_method, ResponseHead* out, ParseError* err) {
   out->Clear();
   ResponseFields f;
   ParseResult r = WalkHead(

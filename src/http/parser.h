@@ -24,6 +24,31 @@
 //    Host is 400. absolute-form targets must agree with Host.
 //  - Only HTTP/1.0 and HTTP/1.1 are accepted (other 1.x: 505; anything else 400;
 //    HTTP/0.9 simple requests: 400).
+//  - Request line: exactly one SP between method (a token), target and version.
+//    Targets: origin-form ("/..."), absolute-form with an http or https scheme
+//    (path, query and host then come from it; no userinfo), "*" only with
+//    OPTIONS. CONNECT and authority-form are not supported: 400. Targets hold
+//    visible ASCII only, never '#'.
+//  - Host (and an absolute-form authority): reg-name or [IP-literal], then
+//    optionally ':' and 1-5 digits; empty is 400. absolute-form and Host are
+//    compared case-insensitively as strings ("a:80" differs from "a").
+//  - Empty lines before a request line are skipped (RFC 9112 §2.2) and count
+//    towards max_request_line. Not so for responses.
+//  - Empty elements in a Transfer-Encoding list are an error; in Connection
+//    they are ignored. Expect: 100-continue is ignored in HTTP/1.0 requests
+//    (RFC 9110 §10.1.1); other Expect values are left to the caller.
+//  - Requests: Content-Length (even 0) gives kLength; kNone without framing.
+//  - Responses (all errors 502): Transfer-Encoding with Content-Length, in
+//    HTTP/1.0, with chunked twice, or with another coding before chunked (we
+//    re-frame and could not pass that coding on) is refused. A
+//    Transfer-Encoding not ending in chunked is read until close. The status
+//    code must be 100-599; the SP before an empty reason phrase is optional.
+//    Content-Length and Transfer-Encoding are validated even when the response
+//    has no body (HEAD, 1xx, 204, 304).
+//  - Order of errors: framing errors (NUL, bare CR/LF, 414/431 limits) are
+//    checked on every byte that has arrived, in byte order, and win over
+//    syntax errors, which are only reported once the head is complete. This is
+//    what makes every split of the input answer the same.
 #pragma once
 
 #include <cstddef>
@@ -133,34 +158,34 @@ class ChunkedDecoder {
   // One state per position in the grammar; framing bytes are checked one at a
   // time, chunk data is skipped in bulk. See parser.cc.
   enum class State : uint8_t {
-    kSize,            // chunk-size hex digits
-    kSizeWs,          // BWS after the size or an extension, before ';'
-    kExtNameStart,    // after ';': BWS, then the extension name
-    kExtName,         // in the name
-    kExtNameWs,       // BWS after the name, before '=' or ';'
-    kExtValueStart,   // after '=': BWS, then a token or a quoted-string
-    kExtToken,        // in a token value
-    kExtQuoted,       // in a quoted-string
-    kExtQuotedPair,   // after '\\' in a quoted-string
-    kExtQuotedEnd,    // after the closing DQUOTE
-    kSizeLf,          // CR seen at the end of the size line
-    kData,            // chunk-data
-    kDataCr,          // CR after the data
-    kDataLf,          // LF after the data
-    kTrailerStart,    // start of a trailer line (or the final CRLF)
-    kTrailerName,     // in a trailer field name
-    kTrailerValue,    // in a trailer field value
-    kTrailerLf,       // CR seen at the end of a trailer line
-    kFinalLf,         // CR of the final empty line seen
+    kSize,           // chunk-size hex digits
+    kSizeWs,         // BWS after the size or an extension, before ';'
+    kExtNameStart,   // after ';': BWS, then the extension name
+    kExtName,        // in the name
+    kExtNameWs,      // BWS after the name, before '=' or ';'
+    kExtValueStart,  // after '=': BWS, then a token or a quoted-string
+    kExtToken,       // in a token value
+    kExtQuoted,      // in a quoted-string
+    kExtQuotedPair,  // after '\\' in a quoted-string
+    kExtQuotedEnd,   // after the closing DQUOTE
+    kSizeLf,         // CR seen at the end of the size line
+    kData,           // chunk-data
+    kDataCr,         // CR after the data
+    kDataLf,         // LF after the data
+    kTrailerStart,   // start of a trailer line (or the final CRLF)
+    kTrailerName,    // in a trailer field name
+    kTrailerValue,   // in a trailer field value
+    kTrailerLf,      // CR seen at the end of a trailer line
+    kFinalLf,        // CR of the final empty line seen
     kDone,
     kError,
   };
   Status Fail(const char* why);
   State state_ = State::kSize;
-  uint64_t remaining_ = 0;   // chunk size being read, then data bytes left
-  size_t size_digits_ = 0;   // hex digits of the current chunk-size
-  size_t line_len_ = 0;      // bytes of the current size line (before CRLF)
-  size_t trailer_len_ = 0;   // bytes of the trailer section so far
+  uint64_t remaining_ = 0;  // chunk size being read, then data bytes left
+  size_t size_digits_ = 0;  // hex digits of the current chunk-size
+  size_t line_len_ = 0;     // bytes of the current size line (before CRLF)
+  size_t trailer_len_ = 0;  // bytes of the trailer section so far
   size_t max_line_;
   size_t max_trailer_;
   const char* error_ = "";

@@ -42,7 +42,8 @@ bool IsSpace(char c) {
 // One deliberate difference: Apache avoids a double slash (fake "/" and a rest
 // starting with '/') only for balancer:// entries; we do it for every entry,
 // because ReverseMap no longer says where a real came from and "//x" is never
-// what the operator meant.
+// what the operator meant. With an empty client_host (an HTTP/1.0 client sent
+// no Host and the caller has no ServerName) the result is left relative.
 std::optional<std::string> ReverseMapUrl(std::string_view value,
                                          const std::vector<ReverseMap>& maps,
                                          std::string_view client_scheme,

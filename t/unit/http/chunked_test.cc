@@ -2,6 +2,7 @@
 // consumed and payload counts; trailers; extensions; every framing error.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -113,9 +114,7 @@ TEST(ChunkedDecoder, LeadingZerosUpToFifteenDigits) {
   ExpectValid("000000000000003\r\nabc\r\n000\r\n\r\n", 3);
 }
 
-TEST(ChunkedDecoder, DataMayHoldCrLfAndNul) {
-  ExpectValid("6\r\n\r\n\0\r\n\n\r\n0\r\n\r\n"s, 6);
-}
+TEST(ChunkedDecoder, DataMayHoldCrLfAndNul) { ExpectValid("6\r\n\r\n\0\r\n\n\r\n0\r\n\r\n"s, 6); }
 
 TEST(ChunkedDecoder, Trailers) {
   ExpectValid("3\r\nabc\r\n0\r\nX-Checksum: 123\r\nX-Other:\tv w \r\n\r\n", 3);
@@ -281,6 +280,46 @@ TEST(ChunkedDecoder, TrailerTooLarge) {
   size_t consumed = 0;
   EXPECT_EQ(d.Feed(in.data(), in.size(), &consumed), Status::kError);
   EXPECT_EQ(consumed, 3u + 16u);
+}
+
+// Random edits of valid bodies (fixed seed): whole, byte by byte and split
+// feeding always agree, and consumption never passes the first bad byte.
+TEST(ChunkedDecoder, RandomMutationsAgreeAtEverySplit) {
+  const std::vector<std::string> seeds = {
+      "5\r\nhello\r\n0\r\n\r\n",
+      "3;a=b;c=\"d\\\"e\"\r\nabc\r\n0\r\nX: y\r\n\r\n",
+      "a\r\n0123456789\r\n0 ;x\r\n\r\nNEXT",
+  };
+  static const char kBytes[] = "\r\n\0 \t;=\"\\:0aFgx";
+  std::mt19937_64 rng(42);
+  for (int round = 0; round < 1500; ++round) {
+    std::string in = seeds[rng() % seeds.size()];
+    for (int edits = 1 + static_cast<int>(rng() % 3); edits > 0; --edits) {
+      const size_t at = rng() % in.size();
+      const char c = kBytes[rng() % (sizeof(kBytes) - 1)];
+      switch (rng() % 3) {
+        case 0:
+          in[at] = c;
+          break;
+        case 1:
+          in.insert(in.begin() + static_cast<std::ptrdiff_t>(at), c);
+          break;
+        default:
+          in.erase(at, 1);
+          break;
+      }
+    }
+    const Outcome whole = Feed(in);
+    for (size_t k = 0; k <= in.size(); ++k) {
+      const Outcome r = FeedSplit(in, k);
+      ASSERT_EQ(r.status, whole.status) << round << " at " << k;
+      ASSERT_EQ(r.consumed, whole.consumed) << round << " at " << k;
+      ASSERT_EQ(r.payload, whole.payload) << round << " at " << k;
+    }
+    const Outcome bytes = Feed(in, 1);
+    ASSERT_EQ(bytes.status, whole.status) << round;
+    ASSERT_EQ(bytes.consumed, whole.consumed) << round;
+  }
 }
 
 }  // namespace
