@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -101,6 +102,7 @@ pid_t LiveDroverPid(const std::string& path) {
 
 struct Child {
   pid_t pid = 0;
+  int state_index = -1;
   uint64_t generation = 0;
   int slot = 0;
   bool stopping = false;   // told to exit (old generation or shutdown)
@@ -127,6 +129,7 @@ class Master {
   void SignalAll(int sig);
   bool AnyChildren() const { return !children_.empty(); }
   void KillOverdue();
+  void WaitNotAccepting(uint64_t generation, int64_t max_ms);
   int WorkerCount() const;
   void WritePidFile();
 
@@ -138,6 +141,7 @@ class Master {
   uint64_t generation_ = 1;
   int access_fd_ = -1;
   std::string pid_file_;
+  worker::WorkerState* states_ = nullptr;  // kMaxWorkerStates entries, MAP_SHARED
 };
 
 int Master::WorkerCount() const {
@@ -194,6 +198,13 @@ void Master::WritePidFile() {
 
 bool Master::Start() {
   const auto& g = config_->global;
+  void* states = mmap(nullptr, sizeof(worker::WorkerState) * worker::kMaxWorkerStates,
+                      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (states == MAP_FAILED) {
+    fprintf(stderr, "drover: mmap() failed %s\n", Errno(errno).c_str());
+    return false;
+  }
+  states_ = static_cast<worker::WorkerState*>(states);
   if (!g.pid_file.empty()) {
     pid_t live = LiveDroverPid(g.pid_file);
     if (live != 0 && live != getpid()) {
@@ -230,6 +241,19 @@ bool Master::Start() {
 }
 
 pid_t Master::SpawnWorker(int slot) {
+  int index = -1;
+  for (int i = 0; i < worker::kMaxWorkerStates; ++i) {
+    if (states_[i].pid.load() == 0) {
+      index = i;
+      break;
+    }
+  }
+  if (index < 0) {
+    DLOG(kAlert, "too many worker processes (%d)", worker::kMaxWorkerStates);
+    return -1;
+  }
+  states_[index].pid.store(-1);
+  states_[index].accepting.store(0);
   pid_t pid = fork();
   if (pid < 0) {
     DLOG(kAlert, "fork() failed %s", Errno(errno).c_str());
@@ -252,10 +276,21 @@ pid_t Master::SpawnWorker(int slot) {
     ctx.access_log_fd = access_fd_;
     ctx.generation = generation_;
     ctx.slot = slot;
+    ctx.state = &states_[index];
     sigprocmask(SIG_SETMASK, &empty, nullptr);
     _exit(worker::RunWorker(ctx));
   }
-  children_.push_back({pid, generation_, slot, false, 0});
+  if (pid < 0) {
+    states_[index].pid.store(0);
+    return pid;
+  }
+  states_[index].pid.store(pid);
+  Child c;
+  c.pid = pid;
+  c.state_index = index;
+  c.generation = generation_;
+  c.slot = slot;
+  children_.push_back(c);
   return pid;
 }
 
@@ -282,6 +317,27 @@ void Master::SignalAll(int sig) {
   }
 }
 
+// Waits (up to `max_ms`) until no worker of `generation` is accepting.
+void Master::WaitNotAccepting(uint64_t generation, int64_t max_ms) {
+  int64_t deadline = NowMs() + max_ms;
+  while (NowMs() < deadline) {
+    bool any = false;
+    for (const auto& c : children_) {
+      if (c.generation == generation && c.state_index >= 0 &&
+          states_[c.state_index].accepting.load() != 0 && kill(c.pid, 0) == 0) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) {
+      return;
+    }
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, nullptr);
+  }
+  DLOG(kWarn, "old workers still accepting after %lld ms", static_cast<long long>(max_ms));
+}
+
 void Master::KillOverdue() {
   int64_t now = NowMs();
   for (auto& c : children_) {
@@ -306,6 +362,10 @@ void Master::Reap() {
       }
       Child c = children_[i];
       children_.erase(children_.begin() + static_cast<long>(i));
+      if (c.state_index >= 0) {
+        states_[c.state_index].accepting.store(0);
+        states_[c.state_index].pid.store(0);
+      }
       if (c.stopping) {
         DLOG(kInfo, "worker %d (generation %llu) exited", static_cast<int>(pid),
              static_cast<unsigned long long>(c.generation));
@@ -398,9 +458,12 @@ void Master::Reload() {
   ChownToWorker(core::ErrorLog::fd() > 2 ? core::ErrorLog::fd() : -1);
   table_ = std::move(*table);
   ++generation_;
-  SpawnWorkers();
+  // Old workers stop accepting first (their in-flight requests go on); new
+  // connections wait in the backlog until the new generation accepts them.
   StopGeneration(old_generation, SIGQUIT,
                  NowMs() + config_->global.graceful_shutdown_timeout_ms + 5000);
+  WaitNotAccepting(old_generation, 500);
+  SpawnWorkers();
   DLOG(kNotice, "configuration reloaded, generation %llu",
        static_cast<unsigned long long>(generation_));
   SdNotify("READY=1");

@@ -724,12 +724,6 @@ void ClientConn::OnUpstreamRead() {
   }
   if (resp_state_ == RespState::kBody) {
     PumpResponseBody();
-  } else if (resp_state_ == RespState::kDone || resp_state_ == RespState::kNone) {
-    // Bytes after a complete response (or before a request): the member is misbehaving.
-    evbuffer* in = bufferevent_get_input(up_->bev_);
-    if (evbuffer_get_length(in) > 0 && resp_state_ == RespState::kNone) {
-      ReleaseUpstream(false);
-    }
   }
 }
 

@@ -122,6 +122,9 @@ void Worker::SignalCb(evutil_socket_t sig, short, void* arg) noexcept {
 }
 
 void Worker::StopAccepting() {
+  if (ctx_.state != nullptr) {
+    ctx_.state->accepting.store(0);
+  }
   // Closing our copy of each listening socket: the master and the new
   // generation keep theirs, so no pending connection is lost.
   listeners_.clear();
@@ -218,6 +221,9 @@ int Worker::Run() {
   // draining worker holds none (its dup()s above are closed on StopAccepting).
   for (const auto& ls : ctx_.listeners) {
     close(ls.fd);
+  }
+  if (ctx_.state != nullptr) {
+    ctx_.state->accepting.store(1);
   }
   DLOG(kInfo, "worker %d started (generation %llu)", static_cast<int>(getpid()),
        static_cast<unsigned long long>(ctx_.generation));

@@ -3,6 +3,7 @@
 // This header is what the master sees of a worker: no libevent types here.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,7 +19,20 @@ struct ListenSocket {
   config::ListenConfig config;
 };
 
+// One per live worker, in a small MAP_SHARED array the master creates once:
+// a worker says there whether it is accepting, so that on reload the master
+// can wait for the old generation to stop accepting before forking the new
+// one (a clean cut between configurations, and no lost connection: they wait
+// in the listen backlog for the few milliseconds in between).
+struct WorkerState {
+  std::atomic<int32_t> pid;
+  std::atomic<uint32_t> accepting;
+};
+constexpr int kMaxWorkerStates = 2048;
+
 struct WorkerContext {
+  WorkerState* state = nullptr;   // this worker's entry
+
   std::shared_ptr<const config::Config> config;
   std::vector<ListenSocket> listeners;
   shm::SlotTable* table = nullptr;
