@@ -265,6 +265,10 @@ void ClientConn::OnTimer() {
   }
   if (state_ == State::kIdle) {
     Close();
+    return;
+  }
+  if (state_ == State::kProxying && waiting_member_) {
+    PickAndConnect();
   }
 }
 
@@ -330,6 +334,7 @@ void ClientConn::ResetExchange() {
   up_paused_ = false;
   client_paused_ = false;
   retried_stale_ = false;
+  waiting_member_ = false;
   resp_state_ = RespState::kNone;
   req_body_done_ = true;
   req_remaining_ = 0;
@@ -409,19 +414,45 @@ bool ClientConn::PickAndConnect() {
   if (max_attempts < 0) {
     max_attempts = 0;
   }
+  std::vector<int> excluded;
   while (true) {
     int64_t now_ms = WallUs() / 1000;
-    balancer::PickResult pr = balancer_->Pick(preq, tried_, now_ms);
+    // Members at their max= connections in this worker (and without an idle
+    // connection to reuse) are left out of this pick, like members already tried.
+    excluded = tried_;
+    uint32_t nm = balancer_->num_members();
+    for (uint32_t m = 0; m < nm; ++m) {
+      MemberAddr* a = server_->member_addr(balancer_->index(), m);
+      if (a != nullptr && a->max > 0 && a->conns >= a->max &&
+          !server_->HasIdle(balancer_->index(), m)) {
+        excluded.push_back(static_cast<int>(m));
+      }
+    }
+    balancer::PickResult pr = balancer_->Pick(preq, excluded, now_ms);
     if (pr.member < 0) {
-      if (!tried_.empty() && pick_.member >= 0) {
-        // Keep the first pick's sticky info for the log.
-      } else {
+      if (tried_.empty() || pick_.member < 0) {
         pick_ = pr;
       }
+      if (bc.timeout_ms > 0) {
+        // Balancer timeout=: wait for a member to become usable (Apache polls too).
+        if (!waiting_member_) {
+          waiting_member_ = true;
+          wait_deadline_us_ = WallUs() + bc.timeout_ms * 1000;
+        }
+        if (WallUs() < wait_deadline_us_) {
+          ArmTimer(100);
+          return true;
+        }
+      }
+      waiting_member_ = false;
       DLOG(kError, "proxy: balancer %s: no usable member for %.*s (%s)", bc.name.c_str(),
            static_cast<int>(req_.path.size()), req_.path.data(), pr.reason);
       SendLocal(503, "no usable member", !req_body_done_);
       return false;
+    }
+    if (waiting_member_) {
+      waiting_member_ = false;
+      evtimer_del(timer_);
     }
     if (tried_.empty()) {
       pick_ = pr;

@@ -31,9 +31,18 @@ int64_t WallUs() {
 // ---------------------------------------------------------------- UpstreamConn
 
 UpstreamConn::UpstreamConn(Server* server, uint32_t balancer, uint32_t member)
-    : server_(server), balancer_(balancer), member_(member) {}
+    : server_(server), balancer_(balancer), member_(member) {
+  MemberAddr* a = server_->member_addr(balancer, member);
+  if (a != nullptr) {
+    ++a->conns;
+  }
+}
 
 UpstreamConn::~UpstreamConn() {
+  MemberAddr* a = server_->member_addr(balancer_, member_);
+  if (a != nullptr) {
+    --a->conns;
+  }
   if (bev_ != nullptr) {
     bufferevent_free(bev_);
   }
@@ -152,6 +161,7 @@ void Server::ResolveMembers() {
       a.timeout_ms = mc.timeout_ms >= 0 ? mc.timeout_ms : proxy_timeout;
       a.connect_timeout_ms = mc.connect_timeout_ms >= 0 ? mc.connect_timeout_ms : a.timeout_ms;
       a.disablereuse = mc.disablereuse;
+      a.max = mc.max;
       uint16_t def = mc.url.scheme == config::Scheme::kHttps ? 443 : 80;
       std::string host = mc.url.host.find(':') != std::string::npos ? "[" + mc.url.host + "]"
                                                                       : mc.url.host;

@@ -40,12 +40,15 @@ struct MemberAddr {
   int64_t timeout_ms = 0;
   int64_t connect_timeout_ms = 0;
   bool disablereuse = false;
+  int max = 0;                // member key max=: connections per worker, 0 = no limit
+  int conns = 0;              // open connections to the member from this worker
 };
 
 // A connection to a member. Owned by the Server; lent to one ClientConn at a
 // time, or idle in the pool.
 class UpstreamConn {
  public:
+  // Counts itself in the member's MemberAddr::conns while it lives.
   UpstreamConn(Server* server, uint32_t balancer, uint32_t member);
   ~UpstreamConn();
 
@@ -148,6 +151,8 @@ class ClientConn {
   bool up_paused_ = false;            // upstream read paused for client backpressure
   bool client_paused_ = false;        // client read paused for upstream backpressure
   bool retried_stale_ = false;
+  bool waiting_member_ = false;       // balancer timeout=: polling for a usable member
+  int64_t wait_deadline_us_ = 0;
   std::string up_head_;               // request head to send to the member
   std::string resp_head_buf_;         // response head bytes; resp_ views point here
   http::ResponseHead resp_;
@@ -193,6 +198,9 @@ class Server {
   void DeferFree(ClientConn* c);
   void DeferFree(UpstreamConn* u);
   UpstreamConn* TakeIdle(uint32_t b, uint32_t m);
+  bool HasIdle(uint32_t b, uint32_t m) const {
+    return b < idle_.size() && m < idle_[b].size() && !idle_[b][m].empty();
+  }
   void PutIdle(UpstreamConn* u);
   void DropIdle(UpstreamConn* u);
   void OnClientClosed();
