@@ -88,7 +88,7 @@ class ClientConn {
   ClientConn* prev_ = nullptr;
 
  private:
-  enum class State { kIdle, kHead, kProxying, kLinger, kClosed };
+  enum class State { kIdle, kHead, kProxying, kTunnel, kLinger, kClosed };
   enum class RespState { kNone, kHead, kBody, kDone };
 
   static void ReadCb(bufferevent* bev, void* arg) noexcept;
@@ -118,6 +118,9 @@ class ClientConn {
   void SendLocal(int status, const char* reason, bool close, const char* detail = nullptr);
   void WriteAccessLog();
   void CloseAfterFlush();
+  void StartTunnel();
+  void PumpTunnel(bool from_client);
+  void EndTunnel(const char* why);
   void StartLinger();
   void Close();
   void ArmTimer(int64_t ms);
@@ -151,6 +154,8 @@ class ClientConn {
   bool up_paused_ = false;            // upstream read paused for client backpressure
   bool client_paused_ = false;        // client read paused for upstream backpressure
   bool retried_stale_ = false;
+  bool websocket_ = false;            // the request asks for a WebSocket upgrade
+  int64_t tunnel_activity_us_ = 0;    // last byte moved through the tunnel
   bool waiting_member_ = false;       // balancer timeout=: polling for a usable member
   int64_t wait_deadline_us_ = 0;
   std::string up_head_;               // request head to send to the member
