@@ -225,7 +225,7 @@ bool Master::Start() {
     return false;
   }
   ChownToWorker(access_fd_);
-  auto ls = OpenListeners(*config_, nullptr);
+  auto ls = OpenListeners(*config_, WorkerCount(), nullptr);
   if (!ls.ok()) {
     fprintf(stderr, "drover: %s\n", ls.status().message().c_str());
     return false;
@@ -270,7 +270,9 @@ pid_t Master::SpawnWorker(int slot) {
     worker::WorkerContext ctx;
     ctx.config = config_;
     for (const auto& l : listeners_) {
-      ctx.listeners.push_back({l.fd, l.config});
+      if (static_cast<size_t>(slot) < l.fds.size()) {
+        ctx.listeners.push_back({l.fds[static_cast<size_t>(slot)], l.config});
+      }
     }
     ctx.table = table_.get();
     ctx.access_log_fd = access_fd_;
@@ -409,7 +411,12 @@ void Master::Reload() {
     SdNotify("READY=1");
     return;
   }
-  auto ls = OpenListeners(*next, &listeners_);
+  int slots = next->global.worker_processes > 0 ? next->global.worker_processes
+                                                 : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  if (slots <= 0) {
+    slots = 1;
+  }
+  auto ls = OpenListeners(*next, slots, &listeners_);
   if (!ls.ok()) {
     DLOG(kError, "reload failed, keeping the running configuration: %s",
          ls.status().message().c_str());
@@ -425,16 +432,18 @@ void Master::Reload() {
          table.status().message().c_str());
     // Give the sockets back: `listeners_` had them moved out.
     for (auto& nl : *ls) {
-      bool back = false;
-      for (auto& ol : listeners_) {
-        if (ol.fd < 0 && ol.Key() == nl.Key()) {
-          ol.fd = nl.fd;
-          back = true;
-          break;
+      for (size_t i = 0; i < nl.fds.size(); ++i) {
+        bool back = false;
+        for (auto& ol : listeners_) {
+          if (ol.Key() == nl.Key() && i < ol.fds.size() && ol.fds[i] < 0) {
+            ol.fds[i] = nl.fds[i];
+            back = true;
+            break;
+          }
         }
-      }
-      if (!back) {
-        close(nl.fd);
+        if (!back) {
+          close(nl.fds[i]);
+        }
       }
     }
     if (new_access >= 0) {
