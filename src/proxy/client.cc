@@ -1461,6 +1461,20 @@ void ClientConn::EndTunnel(const char* why) {
 
 // ------------------------------------------------------------------- closing
 
+bool ClientConn::IdleKeepAlive() const {
+  return state_ == State::kIdle && requests_ > 0 &&
+         evbuffer_get_length(bufferevent_get_input(bev_)) == 0 &&
+         evbuffer_get_length(bufferevent_get_output(bev_)) == 0;
+}
+
+bool ClientConn::ReclaimIfIdle() {
+  if (!IdleKeepAlive()) {
+    return false;
+  }
+  Close();
+  return true;
+}
+
 void ClientConn::Shutdown() {
   shutting_down_ = true;
   if (state_ == State::kIdle && evbuffer_get_length(bufferevent_get_input(bev_)) == 0) {

@@ -36,6 +36,7 @@ UpstreamConn::UpstreamConn(Server* server, uint32_t balancer, uint32_t member)
   if (a != nullptr) {
     ++a->conns;
   }
+  server_->CountUpstream(1);
 }
 
 UpstreamConn::~UpstreamConn() {
@@ -43,6 +44,7 @@ UpstreamConn::~UpstreamConn() {
   if (a != nullptr) {
     --a->conns;
   }
+  server_->CountUpstream(-1);
   if (bev_ != nullptr) {
     bufferevent_free(bev_);
   }
@@ -209,23 +211,57 @@ void Server::Accept(int fd, const sockaddr* peer, int peer_len, uint16_t local_p
   if (shutting_down_) {
     c->Shutdown();
   }
-  size_t limit = static_cast<size_t>(config_->global.worker_connections);
-  if (!accept_paused_ && num_clients_ * 2 >= limit && accept_control_ != nullptr) {
-    // Every client may need a member connection too: WorkerConnections counts both.
+  if (AtConnectionLimit()) {
+    ReclaimIdle(static_cast<size_t>(config_->global.worker_connections) / 20 + 1);
+  }
+  if (!accept_paused_ && AtConnectionLimit() && accept_control_ != nullptr) {
     accept_paused_ = true;
     accept_control_(accept_arg_, false);
-    DLOG(kWarn, "%zu client connections: WorkerConnections %d reached, pausing accept",
-         num_clients_, config_->global.worker_connections);
+    DLOG(kWarn, "%zu client + %zu member connections: WorkerConnections %d reached, "
+         "pausing accept", num_clients_, num_upstreams_, config_->global.worker_connections);
   }
 }
 
 void Server::OnClientClosed() {
   size_t limit = static_cast<size_t>(config_->global.worker_connections);
-  if (accept_paused_ && !shutting_down_ && num_clients_ * 2 < limit * 9 / 10 &&
+  if (accept_paused_ && !shutting_down_ && num_clients_ + num_upstreams_ < limit * 9 / 10 &&
       accept_control_ != nullptr) {
     accept_paused_ = false;
     accept_control_(accept_arg_, true);
   }
+}
+
+size_t Server::ReclaimIdle(size_t want) {
+  size_t closed = 0;
+  for (auto& per_b : idle_) {
+    for (auto& per_m : per_b) {
+      // Oldest first: the pool is used from the back.
+      while (!per_m.empty() && closed < want) {
+        DeferFree(per_m.front());
+        per_m.erase(per_m.begin());
+        ++closed;
+      }
+    }
+  }
+  ClientConn* c = clients_;
+  // The list is newest first: walk to the oldest idle ones by going to the end.
+  ClientConn* last = nullptr;
+  while (c != nullptr) {
+    last = c;
+    c = c->next_;
+  }
+  c = last;
+  while (c != nullptr && closed < want) {
+    ClientConn* prev = c->prev_;
+    if (c->ReclaimIfIdle()) {
+      ++closed;
+    }
+    c = prev;
+  }
+  if (closed > 0) {
+    DLOG(kInfo, "WorkerConnections pressure: closed %zu idle keep-alive connections", closed);
+  }
+  return closed;
 }
 
 void Server::Unlink(ClientConn* c) {

@@ -83,6 +83,10 @@ class ClientConn {
   // Graceful shutdown: close now when idle, else after the current response.
   void Shutdown();
   bool closing() const { return state_ == State::kClosed; }
+  // Between requests on a keep-alive connection, nothing buffered.
+  bool IdleKeepAlive() const;
+  // Closes the connection now if IdleKeepAlive(); returns whether it did.
+  bool ReclaimIfIdle();
 
   ClientConn* next_ = nullptr;
   ClientConn* prev_ = nullptr;
@@ -196,6 +200,8 @@ class Server {
   void BeginShutdown();
   bool Drained() const { return clients_ == nullptr; }
   size_t num_clients() const { return num_clients_; }
+  size_t num_upstreams() const { return num_upstreams_; }
+  void CountUpstream(int delta) { num_upstreams_ += static_cast<size_t>(delta); }
   void ReopenLogs();
 
   // Connection bookkeeping.
@@ -209,6 +215,13 @@ class Server {
   void PutIdle(UpstreamConn* u);
   void DropIdle(UpstreamConn* u);
   void OnClientClosed();
+  // Under WorkerConnections pressure: closes idle pooled member connections and
+  // idle keep-alive client connections, oldest first.
+  size_t ReclaimIdle(size_t want);
+  bool AtConnectionLimit() const {
+    return num_clients_ + num_upstreams_ >=
+           static_cast<size_t>(config_->global.worker_connections);
+  }
 
   event_base* base() const { return base_; }
   const config::Config& config() const { return *config_; }
@@ -248,6 +261,7 @@ class Server {
   http::Limits response_limits_;
   ClientConn* clients_ = nullptr;
   size_t num_clients_ = 0;
+  size_t num_upstreams_ = 0;  // member connections, busy and idle
   std::vector<ClientConn*> dead_clients_;
   std::vector<UpstreamConn*> dead_upstreams_;
   event* reaper_ = nullptr;
