@@ -84,12 +84,19 @@ demo: deps
 check-deps:
 	@sh tools/check-deps.sh
 
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+# DESTDIR is honoured; an existing drover.conf is never overwritten.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(PREFIX)/logs $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	  $(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	install -m 755 $(B)/drover $(DESTDIR)$(SBINDIR)/drover
 	test -e $(DESTDIR)$(SYSCONFDIR)/drover.conf || install -m 644 etc/drover.conf $(DESTDIR)$(SYSCONFDIR)/drover.conf
 	install -m 644 man/drover.8 $(DESTDIR)$(MANDIR)/man8/drover.8
 	install -m 644 man/drover.conf.5 $(DESTDIR)$(MANDIR)/man5/drover.conf.5
+	$(SUBST) etc/drover.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/drover.service
+	$(SUBST) etc/drover.logrotate.in > $(DESTDIR)$(SYSCONFDIR)/logrotate.d/drover
 
 format:
 	clang-format -i $$(find src t/unit t/backend bench -name '*.cc' -o -name '*.h')
