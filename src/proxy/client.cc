@@ -1314,7 +1314,12 @@ void ClientConn::SendLocal(int status, const char* reason, bool close, const cha
     out_headers_.clear();
     FinishExchange();
   } else {
-    // A request that never became an exchange (parse error, timeout).
+    // A request that never became an exchange (parse error, timeout): logged
+    // with "-" as its request line, as Apache logs requests it rejects.
+    req_.Clear();
+    start_us_ = WallUs();
+    exchange_active_ = true;
+    WriteAccessLog();
     exchange_active_ = false;
     CloseAfterFlush();
   }

@@ -131,6 +131,15 @@ bool Server::Init() {
       const auto& b = config_->balancers[static_cast<size_t>(r.balancer)];
       for (const auto& mem : b.members) {
         m.reals.push_back(mem.name + r.balancer_part);
+        // Member names always carry the port; a Location usually omits the default one.
+        uint16_t def = mem.url.scheme == config::Scheme::kHttps ? 443 : 80;
+        if (mem.url.port == def) {
+          std::string host = mem.url.host.find(':') != std::string::npos
+                                 ? "[" + mem.url.host + "]"
+                                 : mem.url.host;
+          m.reals.push_back(std::string(config::SchemeName(mem.url.scheme)) + "://" + host +
+                            mem.url.path + r.balancer_part);
+        }
       }
     } else {
       m.reals.push_back(r.url);
