@@ -70,12 +70,16 @@ unit: $(B)/drover-unit
 integration: all
 	cd t/integration && /usr/bin/python3 -m pytest -q
 
+# Micro-benchmarks; bench/main.cc defaults to --benchmark_min_time=0.1.
+# Extra arguments: make bench BENCH_ARGS='--benchmark_filter=Parse --benchmark_min_time=1'
 bench: deps $(B)/drover-bench
-	$(B)/drover-bench
+	$(B)/drover-bench $(BENCH_ARGS)
 
+# Macro benchmark against nginx and HAProxy (bench/README.md). Extra arguments:
+# make compare COMPARE_ARGS='--quick'
 compare: all
 	@tools/install-deps.sh --bench
-	/usr/bin/python3 bench/compare.py
+	/usr/bin/python3 bench/compare.py $(COMPARE_ARGS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
