@@ -75,11 +75,11 @@ integration: all
 bench: deps $(B)/drover-bench
 	$(B)/drover-bench $(BENCH_ARGS)
 
-# Macro benchmark against nginx and HAProxy (bench/README.md). Extra arguments:
-# make compare COMPARE_ARGS='--quick'
+# Macro benchmark against nginx and HAProxy (bench/README.md): 10 s per run, or
+# 3 s with `make compare QUICK=1`; more options: make compare COMPARE_ARGS='--help'
 compare: all
 	@tools/install-deps.sh --bench
-	/usr/bin/python3 bench/compare.py $(COMPARE_ARGS)
+	/usr/bin/python3 bench/compare.py $(if $(QUICK),--quick) $(COMPARE_ARGS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
