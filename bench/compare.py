@@ -178,7 +178,9 @@ class Proc:
                 pass
         return kids
 
-    def stop(self, timeout=10.0):
+    def stop(self, timeout=5.0) -> bool:
+        """Returns False when SIGKILL was needed."""
+        clean = True
         if self.running():
             self.descendants()
             try:
@@ -186,6 +188,7 @@ class Proc:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
                 log("%s (pid %d) did not stop in %.0fs: SIGKILL" % (self.name, self.pid, timeout))
+                clean = False
                 self.popen.kill()
                 self.popen.wait(timeout)
         deadline = time.monotonic() + timeout
@@ -194,11 +197,13 @@ class Proc:
                 time.sleep(0.02)
             if alive(p) and self.exe and os.path.realpath("/proc/%d/exe" % p) == self.exe:
                 log("%s child %d outlived its parent: SIGKILL" % (self.name, p))
+                clean = False
                 try:
                     os.kill(p, signal.SIGKILL)
                 except OSError:
                     pass
         self.out.close()
+        return clean
 
 
 def wait_port(proc: Proc, port: int, timeout=10.0):
@@ -240,10 +245,34 @@ class Backend:
                 raise Failure("drover-backend %s wrote no port file" % name)
             time.sleep(0.02)
 
-    def requests(self) -> int:
-        """This backend's request count (the /stats request itself included)."""
+    def snapshot(self) -> tuple:
+        """(requests, connections, stats calls so far) of this backend process. The
+        /stats request counts itself in both counters: `calls` lets deltas remove it."""
+        self.calls = getattr(self, "calls", 0) + 1
         with urllib.request.urlopen("http://%s:%d/stats" % (HOST, self.port), timeout=10) as r:
-            return int(json.loads(r.read())["requests"])
+            st = json.loads(r.read())
+        return int(st["requests"]), int(st["connections"]), self.calls
+
+
+def delta(after, before) -> tuple:
+    """(requests, connections) between two snapshots of one backend, without the
+    /stats requests made in between (the one of `after` included)."""
+    calls = after[2] - before[2]
+    return after[0] - before[0] - calls, after[1] - before[1] - calls
+
+
+def settle(backends, timeout=5.0) -> list:
+    """Snapshots of the backends once their counts stop moving (in-flight requests
+    have landed)."""
+    prev = [b.snapshot() for b in backends]
+    deadline = time.monotonic() + timeout
+    while True:
+        time.sleep(0.1)
+        cur = [b.snapshot() for b in backends]
+        if all(delta(c, p) == (0, 0) for c, p in zip(cur, prev)) or \
+                time.monotonic() > deadline:
+            return cur
+        prev = cur
 
 
 # ------------------------------------------------------------------------------------
@@ -408,36 +437,22 @@ def run_wrk(port, scenario, duration, threads, connections, cpus) -> dict:
 # one measurement
 
 
-def settle(backends, timeout=5.0):
-    """Backend request counts once they stop moving (in-flight requests landed)."""
-    prev = None
-    deadline = time.monotonic() + timeout
-    while True:
-        time.sleep(0.15)
-        cur = [b.requests() for b in backends]
-        # Each /stats request counts itself: compare after removing those.
-        if prev is not None and [c - p for c, p in zip(cur, prev)] == [1] * len(cur):
-            return cur
-        if time.monotonic() > deadline:
-            return cur
-        prev = cur
-
-
 def measure(kind, scenario, workers, ctx) -> dict:
     """Starts `kind` (or uses backend 1 directly for kind == "direct"), warms up,
     runs wrk, collects the figures, stops the proxy."""
     a = ctx.args
     backends = ctx.backends
+    counted = ctx.backend_procs == 1  # /stats covers the whole backend
     row = {"proxy": kind, "scenario": scenario, "workers": workers}
     proc = None
-    before_counts = None
+    at_start = None
     try:
         if kind == "direct":
-            port, root_pid, worker_pids = backends[0].port, backends[0].proc.pid, None
+            port, root_pid = backends[0].port, backends[0].proc.pid
             row["proxy_cpus"] = ",".join(map(str, ctx.load_cpus or [])) or "any"
         else:
-            if kind == "drover" and ctx.backend_procs == 1:
-                before_counts = [b.requests() for b in backends]
+            if counted:
+                at_start = [b.snapshot() for b in backends]
             cpus = ctx.proxy_cpus[:workers] if ctx.proxy_cpus else None
             row["proxy_cpus"] = ",".join(map(str, cpus)) if cpus else "any"
             proc, port, d = start_proxy(kind, ctx.tmp, workers, backends, cpus)
@@ -445,6 +460,7 @@ def measure(kind, scenario, workers, ctx) -> dict:
             row["dir"] = d
         if a.warmup > 0:
             run_wrk(port, scenario, a.warmup, ctx.threads, a.connections, ctx.load_cpus)
+        before = settle(backends) if counted and proc is not None else None
         pids = tree(root_pid)
         t0 = cpu_ticks(pids)
         res = run_wrk(port, scenario, a.duration, ctx.threads, a.connections, ctx.load_cpus)
@@ -468,19 +484,97 @@ def measure(kind, scenario, workers, ctx) -> dict:
         cores = 1 if kind == "direct" else (
             min(workers, len(ctx.proxy_cpus)) if ctx.proxy_cpus else workers)
         row["rps_per_core"] = res["rps"] / cores
-        if before_counts is not None:
+        if before is not None:
             after = settle(backends)
-            # The stats request before counts in `before`, the one after in `after`.
-            row["dist"] = [x - y - 1 for x, y in zip(after, before_counts)]
-        if kind == "drover" and proc is not None:
-            errlog = read_text(row["dir"] / "error.log") + read_text(row["dir"] / "stdout.log")
-            row["drover_log"] = errlog
-            if not proc.running():
-                row["note"] = "drover exited with %s" % proc.popen.returncode
+            d_run = [delta(x, y) for x, y in zip(after, before)]
+            # New connections to the backends per 1000 requests they answered during
+            # the measured run: 0 when the proxy's upstream keep-alive always hits.
+            reqs = sum(r for r, _ in d_run)
+            row["upstream_conns_per_1k"] = 1000.0 * sum(c for _, c in d_run) / reqs if reqs else 0
+            if kind == "drover":
+                # Over drover's whole life (warm-up included): exact round robin
+                # means the counts differ by at most 1.
+                row["dist"] = [delta(x, y)[0] for x, y in zip(after, at_start)]
+        if a.syscalls and proc is not None:
+            row["syscalls"] = syscall_profile(kind, proc, port, scenario, ctx)
+        if proc is not None and not proc.running():
+            row["note"] = "%s exited during the run with %s" % (kind, proc.popen.returncode)
         return row
     finally:
         if proc is not None:
-            proc.stop()
+            t = time.monotonic()
+            if not proc.stop() and "note" not in row:
+                row["note"] = "%s did not exit within 5 s of SIGTERM (SIGKILLed)" % kind
+            row["stop_s"] = time.monotonic() - t
+            if kind == "drover" and "dir" in row:
+                row["drover_log"] = read_text(row["dir"] / "error.log") + \
+                    read_text(row["dir"] / "stdout.log")
+
+
+def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
+    """System calls per request of the proxy's workers: `strace -c -f` attached for
+    2 s in the middle of an extra wrk run (after the measured one: strace
+    slows the proxy a lot, so only the counts per request mean anything). Requests
+    are counted by the backends during the traced window (by wrk with --backend-procs
+    > 1, connection set-up then included)."""
+    strace = shutil.which("strace")
+    if not strace:
+        return "strace not installed"
+    pids = [proc.pid] if kind == "haproxy" else (proc.descendants() or [proc.pid])
+    out = ctx.tmp / ("strace-%s-%s-%d.txt" % (kind, scenario, proc.pid))
+    args = [strace, "-c", "-f", "-o", str(out)]
+    for p in pids:
+        args += ["-p", str(p)]
+    counted = ctx.backend_procs == 1
+    wrk = None
+    if counted:
+        path, headers, _ = SCENARIOS[scenario]
+        wargs = ["wrk", "-t%d" % ctx.threads, "-c%d" % ctx.args.connections, "-d5s"]
+        for h in headers:
+            wargs += ["-H", h]
+        wargs.append("http://%s:%d%s" % (HOST, port, path))
+        if ctx.load_cpus and shutil.which("taskset"):
+            wargs = ["taskset", "-c", ",".join(map(str, ctx.load_cpus))] + wargs
+        wrk = subprocess.Popen(wargs, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+    # The backends count from just before strace attaches to just after it has
+    # detached: a few ms more than strace saw, so the figures err a little low.
+    s0 = [b.snapshot() for b in ctx.backends] if counted else None
+    st = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    requests = 0
+    try:
+        if counted:
+            time.sleep(2.0)
+        else:
+            time.sleep(0.3)  # attach
+            requests = run_wrk(port, scenario, 2, ctx.threads, ctx.args.connections,
+                               ctx.load_cpus)["requests"]
+    finally:
+        st.send_signal(signal.SIGINT)
+        for p in (st, wrk):
+            if p is None:
+                continue
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(10)
+            if p is st and counted:
+                s1 = [b.snapshot() for b in ctx.backends]
+                requests = sum(delta(x, y)[0] for x, y in zip(s1, s0))
+    counts = []
+    for line in read_text(out).splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
+            counts.append((int(f[3]), f[-1]))
+    if not counts or not requests:
+        return "no strace output"
+    counts.sort(reverse=True)
+    total = sum(c for c, _ in counts)
+    return "%.1f syscalls/request: " % (total / requests) + ", ".join(
+        "%s %.2f" % (name, c / requests) for c, name in counts[:6])
 
 
 # ------------------------------------------------------------------------------------
@@ -505,7 +599,7 @@ def add_ratios(rows):
 def markdown(rows) -> str:
     head = ("| scenario | proxy | workers | req/s | req/s per core | p50 ms | p99 ms | "
             "CPU µs/req | CPU/req vs nginx | req/s vs nginx | proxy CPU % | worker max RSS MiB "
-            "| non-2xx | socket errors |")
+            "| upstream conns/1k req | non-2xx | socket errors |")
     out = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         errs = r.get("err_connect", 0) + r.get("err_read", 0) + r.get("err_write", 0) + \
@@ -513,21 +607,23 @@ def markdown(rows) -> str:
         err_text = "0" if not errs else "c%d r%d w%d t%d" % (
             r["err_connect"], r["err_read"], r["err_write"], r["err_timeout"])
         name = "direct (1 backend)" if r["proxy"] == "direct" else r["proxy"]
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        out.append("|" + " %s |" * 15 % (
             r["scenario"], name, r["workers"] if r["proxy"] != "direct" else "-",
             fmt(r.get("rps"), ",.0f"), fmt(r.get("rps_per_core"), ",.0f"),
             fmt(r.get("p50_ms"), ".2f"), fmt(r.get("p99_ms"), ".2f"),
             fmt(r.get("cpu_us_per_req"), ".1f"), fmt(r.get("cpu_ratio_nginx"), ".2f"),
             fmt(r.get("rps_ratio_nginx"), ".2f"), fmt(100 * r.get("cpu_util", 0), ".0f"),
-            fmt(r.get("rss_kib", 0) / 1024.0, ".1f"), r.get("non2xx", 0), err_text))
+            fmt(r.get("rss_kib", 0) / 1024.0, ".1f"), fmt(r.get("upstream_conns_per_1k"), ".1f"),
+            r.get("non2xx", 0), err_text))
     return "\n".join(out)
 
 
 CSV_FIELDS = ["date", "host", "nproc", "cpu_model", "scenario", "proxy", "workers", "proxy_cpus",
               "load_cpus", "wrk_threads", "connections", "duration_s", "requests", "rps",
               "rps_per_core", "p50_ms", "p99_ms", "cpu_s", "cpu_us_per_req", "cpu_util",
-              "rss_kib", "non2xx", "err_connect", "err_read", "err_write", "err_timeout",
-              "cpu_ratio_nginx", "rps_ratio_nginx", "backend1_requests", "backend2_requests"]
+              "rss_kib", "upstream_conns_per_1k", "non2xx", "err_connect", "err_read",
+              "err_write", "err_timeout", "cpu_ratio_nginx", "rps_ratio_nginx", "backend1_requests", "backend2_requests",
+              "syscalls"]
 
 
 def write_csv(path: Path, rows, ctx):
@@ -543,7 +639,7 @@ def write_csv(path: Path, rows, ctx):
             if r.get("dist"):
                 d["backend1_requests"], d["backend2_requests"] = r["dist"][0], r["dist"][1]
             for k in ("cpu_s", "cpu_us_per_req", "cpu_util", "rps_per_core", "cpu_ratio_nginx",
-                      "rps_ratio_nginx", "p50_ms", "p99_ms"):
+                      "rps_ratio_nginx", "p50_ms", "p99_ms", "upstream_conns_per_1k"):
                 if isinstance(d.get(k), float):
                     d[k] = "%.4g" % d[k]
             w.writerow(d)
@@ -575,8 +671,8 @@ def plot(path: Path, rows, worker_counts, ctx) -> bool:
             + "set style data histograms\nset style histogram clustered gap 1\n"
             + "set style fill solid 0.8 border -1\nset boxwidth 0.9\nset ylabel 'req/s per core'\n"
             + "set yrange [0:*]\nset grid ytics\nset key top right\n"
-            + "plot " + ", ".join("'%s' using %d:xtic(1) title columnheader(%d)" % (data, i + 2, i + 2)
-                                  for i in range(len(proxies))) + "\n")
+            + "plot " + ", ".join("'%s' using %d:xtic(1) title columnheader(%d)"
+                                  % (data, i + 2, i + 2) for i in range(len(proxies))) + "\n")
     else:
         blocks = []
         with open(data, "w") as f:
@@ -669,6 +765,9 @@ def main(argv=None) -> int:
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--no-direct", action="store_true", help="skip the backend-direct baseline")
     ap.add_argument("--results", default=str(RESULTS), help="directory for CSV and PNG")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="after each proxy run, an extra 2 s run under strace -c: system "
+                         "calls per request of the workers")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
     a = ap.parse_args(argv)
     if a.duration is None:
@@ -740,6 +839,8 @@ def main(argv=None) -> int:
                                         "write %d timeout %d" % (
                                             p, s, w, r["non2xx"], r["err_connect"], r["err_read"],
                                             r["err_write"], r["err_timeout"]))
+                    if r.get("note"):
+                        problems.append("%s %s w=%d: %s" % (p, s, w, r["note"]))
                     if p == "drover":
                         if "dist" in r:
                             d = r["dist"]
@@ -756,8 +857,6 @@ def main(argv=None) -> int:
                             problems.append("drover %s w=%d: %d error-log lines, e.g. %s" % (
                                 s, w, len(lines), " | ".join(sorted(set(
                                     re.sub(r"^\S+ \S+ \[[^]]*\] ", "", x) for x in lines))[:3])))
-                        if r.get("note"):
-                            problems.append("drover %s w=%d: %s" % (s, w, r["note"]))
     except KeyboardInterrupt:
         log("interrupted: stopping everything")
         problems.append("interrupted")
@@ -794,6 +893,10 @@ def main(argv=None) -> int:
         for r in rows:
             if r.get("dist_msg"):
                 print("- drover " + r["dist_msg"])
+        for r in rows:
+            if r.get("syscalls"):
+                print("- %s %s w=%d: %s" % (r["proxy"], r["scenario"], r["workers"],
+                                            r["syscalls"]))
         if ctx.backend_procs != 1:
             print("- distribution check skipped (backends run %d processes each; stats are per "
                   "process; use --backend-procs 1)" % ctx.backend_procs)
