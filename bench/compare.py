@@ -622,8 +622,8 @@ CSV_FIELDS = ["date", "host", "nproc", "cpu_model", "scenario", "proxy", "worker
               "load_cpus", "wrk_threads", "connections", "duration_s", "requests", "rps",
               "rps_per_core", "p50_ms", "p99_ms", "cpu_s", "cpu_us_per_req", "cpu_util",
               "rss_kib", "upstream_conns_per_1k", "non2xx", "err_connect", "err_read",
-              "err_write", "err_timeout", "cpu_ratio_nginx", "rps_ratio_nginx", "backend1_requests", "backend2_requests",
-              "syscalls"]
+              "err_write", "err_timeout", "cpu_ratio_nginx", "rps_ratio_nginx",
+              "backend1_requests", "backend2_requests", "syscalls"]
 
 
 def write_csv(path: Path, rows, ctx):
