@@ -512,11 +512,11 @@ def measure(kind, scenario, workers, ctx) -> dict:
 
 
 def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
-    """System calls per request of the proxy's workers: `strace -c -f` attached for
-    2 s in the middle of an extra wrk run (after the measured one: strace
-    slows the proxy a lot, so only the counts per request mean anything). Requests
-    are counted by the backends during the traced window (by wrk with --backend-procs
-    > 1, connection set-up then included)."""
+    """System calls per request of the proxy's workers: `strace -c -f` attached to
+    them for a whole extra 3 s wrk run, after the measured one (strace slows the
+    proxy a lot, so only the counts per request mean anything). Requests are counted
+    by the backends (by wrk with --backend-procs > 1); the 64 connection set-ups are
+    included."""
     strace = shutil.which("strace")
     if not strace:
         return "strace not installed"
@@ -526,44 +526,24 @@ def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
     for p in pids:
         args += ["-p", str(p)]
     counted = ctx.backend_procs == 1
-    wrk = None
-    if counted:
-        path, headers, _ = SCENARIOS[scenario]
-        wargs = ["wrk", "-t%d" % ctx.threads, "-c%d" % ctx.args.connections, "-d5s"]
-        for h in headers:
-            wargs += ["-H", h]
-        wargs.append("http://%s:%d%s" % (HOST, port, path))
-        if ctx.load_cpus and shutil.which("taskset"):
-            wargs = ["taskset", "-c", ",".join(map(str, ctx.load_cpus))] + wargs
-        wrk = subprocess.Popen(wargs, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
-    # The backends count from just before strace attaches to just after it has
-    # detached: a few ms more than strace saw, so the figures err a little low.
-    s0 = [b.snapshot() for b in ctx.backends] if counted else None
     st = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
-    requests = 0
     try:
+        time.sleep(1.0)  # attach (the proxy is idle meanwhile)
+        s0 = [b.snapshot() for b in ctx.backends] if counted else None
+        res = run_wrk(port, scenario, 3, ctx.threads, ctx.args.connections, ctx.load_cpus)
         if counted:
-            time.sleep(2.0)
+            s1 = settle(ctx.backends)
+            requests = sum(delta(x, y)[0] for x, y in zip(s1, s0))
         else:
-            time.sleep(0.3)  # attach
-            requests = run_wrk(port, scenario, 2, ctx.threads, ctx.args.connections,
-                               ctx.load_cpus)["requests"]
+            requests = res["requests"]
     finally:
         st.send_signal(signal.SIGINT)
-        for p in (st, wrk):
-            if p is None:
-                continue
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(10)
-            if p is st and counted:
-                s1 = [b.snapshot() for b in ctx.backends]
-                requests = sum(delta(x, y)[0] for x, y in zip(s1, s0))
+        try:
+            st.wait(15)
+        except subprocess.TimeoutExpired:
+            st.kill()
+            st.wait(10)
     counts = []
     for line in read_text(out).splitlines():
         f = line.split()
