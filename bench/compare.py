@@ -553,8 +553,14 @@ def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
         return "no strace output"
     counts.sort(reverse=True)
     total = sum(c for c, _ in counts)
-    return "%.1f syscalls/request: " % (total / requests) + ", ".join(
-        "%s %.2f" % (name, c / requests) for c, name in counts[:6])
+    errs = res["err_connect"] + res["err_read"] + res["err_write"] + res["err_timeout"]
+    note = ""
+    if errs or res["non2xx"]:
+        note = " (under strace wrk saw %d non-2xx, socket errors connect %d read %d write %d " \
+               "timeout %d)" % (res["non2xx"], res["err_connect"], res["err_read"],
+                                res["err_write"], res["err_timeout"])
+    return "%.1f syscalls/request over %d requests: " % (total / requests, requests) + ", ".join(
+        "%s %.2f" % (name, c / requests) for c, name in counts[:6]) + note
 
 
 # ------------------------------------------------------------------------------------
@@ -625,7 +631,7 @@ def write_csv(path: Path, rows, ctx):
             w.writerow(d)
 
 
-def plot(path: Path, rows, worker_counts, ctx) -> bool:
+def plot(path: Path, rows, worker_counts, ctx, ncpu=None) -> bool:
     gnuplot = shutil.which("gnuplot")
     if not gnuplot:
         log("gnuplot not found: no plot (apt-get install gnuplot-nox)")
@@ -634,7 +640,7 @@ def plot(path: Path, rows, worker_counts, ctx) -> bool:
     scen = [s for s in SCENARIOS if any(r["scenario"] == s for r in rows)]
     data = ctx.tmp / "plot.dat"
     title = "req/s per proxy core (%s, %d cpus, wrk -c%d)" % (
-        ctx.cpu_model, os.cpu_count(), ctx.args.connections)
+        ctx.cpu_model, ncpu or os.cpu_count(), ctx.args.connections)
     if len(worker_counts) == 1:
         # One point per proxy: a clustered bar chart, one cluster per scenario.
         with open(data, "w") as f:
@@ -650,7 +656,8 @@ def plot(path: Path, rows, worker_counts, ctx) -> bool:
             + "set title '%s, %d worker'\n" % (title, worker_counts[0])
             + "set style data histograms\nset style histogram clustered gap 1\n"
             + "set style fill solid 0.8 border -1\nset boxwidth 0.9\nset ylabel 'req/s per core'\n"
-            + "set yrange [0:*]\nset grid ytics\nset key top right\n"
+            + "set yrange [0:*]\nset xrange [-0.6:%.1f]\n" % (len(scen) - 0.4)
+            + "set grid ytics\nset key top right\n"
             + "plot " + ", ".join("'%s' using %d:xtic(1) title columnheader(%d)"
                                   % (data, i + 2, i + 2) for i in range(len(proxies))) + "\n")
     else:
@@ -696,6 +703,31 @@ def plot(path: Path, rows, worker_counts, ctx) -> bool:
 
 class Ctx:
     pass
+
+
+def replot(csv_path: Path, args) -> int:
+    with open(csv_path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["proxy"] != "direct"]
+    if not rows:
+        log("%s: no proxy rows" % csv_path)
+        return 1
+    for r in rows:
+        r["workers"] = int(r["workers"])
+        r["rps_per_core"] = float(r["rps_per_core"])
+    ctx = Ctx()
+    ctx.args = args
+    args.connections = int(rows[0]["connections"])
+    ctx.cpu_model = rows[0]["cpu_model"]
+    ctx.tmp = Path(tempfile.mkdtemp(prefix="drover-replot-"))
+    try:
+        counts = sorted({r["workers"] for r in rows})
+        png = csv_path.with_suffix(".png")
+        ok = plot(png, rows, counts, ctx, int(rows[0]["nproc"]))
+        if ok:
+            print("Plot: %s" % rel(png))
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(ctx.tmp, ignore_errors=True)
 
 
 def cpu_model() -> str:
@@ -749,7 +781,11 @@ def main(argv=None) -> int:
                     help="after each proxy run, an extra 2 s run under strace -c: system "
                          "calls per request of the workers")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
+    ap.add_argument("--replot", metavar="CSV",
+                    help="only redraw the PNG (next to the CSV) from an earlier run's CSV")
     a = ap.parse_args(argv)
+    if a.replot:
+        return replot(Path(a.replot), a)
     if a.duration is None:
         a.duration = 3 if a.quick else 10
 
