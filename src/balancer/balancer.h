@@ -54,6 +54,8 @@ class Balancer {
   int MaxAttempts() const;
   int64_t TimeoutMs() const;
   shm::MemberSlot* slot(uint32_t m) const { return table_->member(index_, m); }
+  // The balancer's shm slot (lock, lbmethod, settings); nullptr when out of range.
+  shm::BalancerSlot* balancer_slot() const { return table_->balancer(index_); }
   // The member's URL as stored in shm.
   std::string MemberUrl(uint32_t m) const;
 
