@@ -9,23 +9,8 @@ namespace drover::ajp {
 namespace {
 
 constexpr const char* kResponseHeaders[] = {
-    "Content-Type",  "Content-Language", "Content-Length", "Date",
-    "Last-Modified", "Location",         "Set-Cookie",     "Set-Cookie2",
-    "Servlet-Engine", "Status",          "WWW-Authenticate",
-};
-
-bool IsTchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-    return true;
-  }
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
+    "Content-Type", "Content-Language", "Content-Length", "Date",   "Last-Modified",   "Location",
+    "Set-Cookie",   "Set-Cookie2",      "Servlet-Engine", "Status", "WWW-Authenticate"};
 
 // reason-phrase and field-value bytes: HTAB, SP, VCHAR, obs-text.
 bool IsFieldText(std::string_view s) {
@@ -192,8 +177,8 @@ Decoder::Result Decoder::Feed(const char* p, size_t n, size_t* consumed, Message
   while (*consumed < n) {
     size_t target = kHeaderSize;
     if (buf_.size() >= kHeaderSize) {
-      target += (static_cast<size_t>(static_cast<uint8_t>(buf_[2])) << 8) |
-                static_cast<uint8_t>(buf_[3]);
+      target +=
+          (static_cast<size_t>(static_cast<uint8_t>(buf_[2])) << 8) | static_cast<uint8_t>(buf_[3]);
     }
     const size_t take = std::min(target - buf_.size(), n - *consumed);
     buf_.append(p + *consumed, take);
@@ -247,8 +232,8 @@ Decoder::Result Decoder::Parse(const uint8_t* q, size_t len, Message* msg) {
       h.headers.reserve(std::min<size_t>(count, r.remaining() / 5));
       for (unsigned i = 0; i < count; ++i) {
         auto where = [&] {
-          return "send_headers: header " + std::to_string(i + 1) + " of " +
-                 std::to_string(count) + ": ";
+          return "send_headers: header " + std::to_string(i + 1) + " of " + std::to_string(count) +
+                 ": ";
         };
         uint16_t code = 0;
         if (!r.Peek16(&code)) {
@@ -271,7 +256,7 @@ Decoder::Result Decoder::Parse(const uint8_t* q, size_t len, Message* msg) {
             return Fail(where() + "empty name");
           }
           for (char c : name) {
-            if (!IsTchar(static_cast<unsigned char>(c))) {
+            if (!IsTokenChar(static_cast<unsigned char>(c))) {
               return Fail(where() + "name is not a token");
             }
           }

@@ -48,7 +48,7 @@
 namespace drover::ajp {
 
 struct ResponseHeader {
-  std::string name;   // coded names spelled as in the table above ("Set-Cookie")
+  std::string name;  // coded names spelled as in the table above ("Set-Cookie")
   std::string value;
 };
 
@@ -64,13 +64,13 @@ enum class MessageType { kSendHeaders, kSendBodyChunk, kEndResponse, kGetBodyChu
 
 struct Message {
   MessageType type = MessageType::kCpong;
-  SendHeaders head;         // kSendHeaders (move it out)
-  std::string_view data;    // kSendBodyChunk: may be empty (Tomcat's flush); points into the
-                            // caller's input or the decoder; valid until the next Feed() or
-                            // Reset() and while the caller's input is unchanged
-  bool reuse = false;       // kEndResponse
-  uint16_t requested = 0;   // kGetBodyChunk: as sent; the proxy sends at most
-                            // min(requested, MaxBodyChunk(max_packet)) bytes
+  SendHeaders head;        // kSendHeaders (move it out)
+  std::string_view data;   // kSendBodyChunk: may be empty (Tomcat's flush); points into the
+                           // caller's input or the decoder; valid until the next Feed() or
+                           // Reset() and while the caller's input is unchanged
+  bool reuse = false;      // kEndResponse
+  uint16_t requested = 0;  // kGetBodyChunk: as sent; the proxy sends at most
+                           // min(requested, MaxBodyChunk(max_packet)) bytes
 };
 
 class Decoder {
@@ -107,8 +107,8 @@ class Decoder {
   Result Parse(const uint8_t* q, size_t len, Message* msg);
 
   size_t max_packet_;
-  std::string buf_;           // the packet being assembled (header included)
-  bool release_ = false;      // buf_ holds a returned packet: clear on the next Feed()
+  std::string buf_;       // the packet being assembled (header included)
+  bool release_ = false;  // buf_ holds a returned packet: clear on the next Feed()
   bool in_response_ = false;
   bool failed_ = false;
   std::string error_;

@@ -9,34 +9,20 @@ namespace drover::ajp {
 namespace {
 
 // The AJP13 method table: code = index + 1.
+// clang-format off
 constexpr std::string_view kMethods[] = {
-    "OPTIONS",     "GET",        "HEAD",       "POST",          "PUT",
-    "DELETE",      "TRACE",      "PROPFIND",   "PROPPATCH",     "MKCOL",
-    "COPY",        "MOVE",       "LOCK",       "UNLOCK",        "ACL",
-    "REPORT",      "VERSION-CONTROL", "CHECKIN", "CHECKOUT",    "UNCHECKOUT",
-    "SEARCH",      "MKWORKSPACE", "UPDATE",    "LABEL",         "MERGE",
-    "BASELINE-CONTROL", "MKACTIVITY",
-};
+    "OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE",                  // 1-7
+    "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",          // 8-14
+    "ACL", "REPORT", "VERSION-CONTROL", "CHECKIN", "CHECKOUT", "UNCHECKOUT",     // 15-20
+    "SEARCH", "MKWORKSPACE", "UPDATE", "LABEL", "MERGE", "BASELINE-CONTROL",     // 21-26
+    "MKACTIVITY"};                                                               // 27
+// clang-format on
 
 // Coded request header names: code = 0xA000 + index + 1.
 constexpr std::string_view kRequestHeaders[] = {
-    "accept",        "accept-charset", "accept-encoding", "accept-language", "authorization",
-    "connection",    "content-type",   "content-length",  "cookie",          "cookie2",
-    "host",          "pragma",         "referer",         "user-agent",
-};
-
-bool IsTchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-    return true;
-  }
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
+    "accept",     "accept-charset", "accept-encoding", "accept-language", "authorization",
+    "connection", "content-type",   "content-length",  "cookie",          "cookie2",
+    "host",       "pragma",         "referer",         "user-agent"};
 
 // Appends AJP primitives; remembers the first string that cannot be encoded.
 class Writer {
@@ -90,15 +76,15 @@ uint16_t RequestHeaderCode(std::string_view name) {
 
 core::Status EncodeForwardRequest(const ForwardRequest& req, size_t max_packet, std::string* out) {
   if (max_packet < kMinPacketSize || max_packet > kMaxPacketSize) {
-    return core::Status::Error("packet size " + std::to_string(max_packet) +
-                               " outside " + std::to_string(kMinPacketSize) + ".." +
+    return core::Status::Error("packet size " + std::to_string(max_packet) + " outside " +
+                               std::to_string(kMinPacketSize) + ".." +
                                std::to_string(kMaxPacketSize));
   }
   if (req.method.empty()) {
     return core::Status::Error("empty request method");
   }
   for (char c : req.method) {
-    if (!IsTchar(static_cast<unsigned char>(c))) {
+    if (!IsTokenChar(static_cast<unsigned char>(c))) {
       return core::Status::Error("request method is not a token");
     }
   }
@@ -198,8 +184,8 @@ std::array<char, 6> BodyChunkHeader(uint16_t len) {
 
 core::Status EncodeBodyChunk(const char* data, size_t len, size_t max_packet, std::string* out) {
   if (max_packet < kMinPacketSize || max_packet > kMaxPacketSize) {
-    return core::Status::Error("packet size " + std::to_string(max_packet) +
-                               " outside " + std::to_string(kMinPacketSize) + ".." +
+    return core::Status::Error("packet size " + std::to_string(max_packet) + " outside " +
+                               std::to_string(kMinPacketSize) + ".." +
                                std::to_string(kMaxPacketSize));
   }
   if (len > MaxBodyChunk(max_packet)) {
@@ -214,8 +200,6 @@ core::Status EncodeBodyChunk(const char* data, size_t len, size_t max_packet, st
   return core::Status::Ok();
 }
 
-std::string EncodeCping() {
-  return std::string("\x12\x34\x00\x01\x0a", 5);
-}
+std::string EncodeCping() { return std::string("\x12\x34\x00\x01\x0a", 5); }
 
 }  // namespace drover::ajp

@@ -36,8 +36,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/status.h"
 #include "ajp/protocol.h"
+#include "core/status.h"
 #include "http/parser.h"
 
 namespace drover::ajp {
@@ -51,27 +51,31 @@ struct Attribute {
 
 // Everything a FORWARD_REQUEST carries. Views must stay valid during the call.
 struct ForwardRequest {
-  std::string_view method;                  // case-sensitive token, e.g. "GET", "PATCH"
-  std::string_view protocol = "HTTP/1.1";   // the client's request protocol
-  std::string_view req_uri;                 // path without the query ("/app/x;jsessionid=a.n1")
-  std::string_view remote_addr;             // client IP address
-  std::optional<std::string_view> remote_host;  // nullopt: null string (Apache without
-                                                // HostnameLookups sends null)
-  std::string_view server_name;             // Host without port (ap_get_server_name)
-  uint16_t server_port = 80;                // local port the client connected to
-  bool is_ssl = false;                      // the client came over TLS
-  std::vector<http::Header> headers;        // sent as given, in order; the caller
-                                            // filters hop-by-hop fields
-  std::optional<std::string_view> query_string;  // present (even "") when the target had '?'
-  std::string_view remote_user;             // each of these: sent only when non-empty
+  std::string_view method;                 // case-sensitive token, e.g. "GET", "PATCH"
+  std::string_view protocol = "HTTP/1.1";  // the client's request protocol
+  std::string_view req_uri;                // path without the query ("/app/x;jsessionid=a.n1")
+  std::string_view remote_addr;            // client IP address
+  // nullopt: the null string (what Apache sends without HostnameLookups).
+  std::optional<std::string_view> remote_host;
+  std::string_view server_name;  // Host without port (ap_get_server_name)
+  uint16_t server_port = 80;     // local port the client connected to
+  bool is_ssl = false;           // the client came over TLS
+  // Sent as given, in order; the caller filters hop-by-hop fields.
+  std::vector<http::Header> headers;
+  // Present (even "") when the request target had a '?'.
+  std::optional<std::string_view> query_string;
+  // Each of these is sent only when non-empty.
+  std::string_view remote_user;
   std::string_view auth_type;
-  std::string_view jvm_route;               // the session route picked by stickiness
-  std::string_view secret;                  // the member's secret= key
-  std::string_view ssl_cert;                // PEM client certificate   } sent only
-  std::string_view ssl_cipher;              // cipher name              } when is_ssl,
-  std::string_view ssl_session;             // session id (hex)         } like Apache
-  int ssl_key_size = -1;                    // bits; < 0: not sent      }
-  std::vector<Attribute> req_attributes;    // e.g. {kReqAttrRemotePort, "51234"}, in order
+  std::string_view jvm_route;  // the session route picked by stickiness
+  std::string_view secret;     // the member's secret= key
+  // Sent only when is_ssl (like Apache), each when non-empty / >= 0.
+  std::string_view ssl_cert;     // PEM client certificate
+  std::string_view ssl_cipher;   // cipher name
+  std::string_view ssl_session;  // session id (hex)
+  int ssl_key_size = -1;         // bits
+  // kAttrReqAttribute pairs in order, e.g. {kReqAttrRemotePort, "51234"}.
+  std::vector<Attribute> req_attributes;
 };
 
 // The AJP method code for `method` (exact, case-sensitive match against the

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace drover::ajp {
 
@@ -19,7 +20,7 @@ namespace drover::ajp {
 // must equal the proxy's; mod_proxy_ajp uses ProxyIOBufferSize (8192 default).
 inline constexpr size_t kHeaderSize = 4;
 inline constexpr size_t kDefaultPacketSize = 8192;
-inline constexpr size_t kMinPacketSize = 1024;   // smaller sizes are refused by the codec
+inline constexpr size_t kMinPacketSize = 1024;  // smaller sizes are refused by the codec
 inline constexpr size_t kMaxPacketSize = 65536;
 
 inline constexpr uint8_t kToContainerMagic0 = 0x12;
@@ -29,14 +30,14 @@ inline constexpr uint8_t kFromContainerMagic1 = 'B';
 
 // Message types (first payload byte).
 enum MessageCode : uint8_t {
-  kForwardRequest = 2,   // proxy -> container
-  kSendBodyChunk = 3,    // container -> proxy
-  kSendHeaders = 4,      // container -> proxy
-  kEndResponse = 5,      // container -> proxy
-  kGetBodyChunk = 6,     // container -> proxy
-  kShutdown = 7,         // proxy -> container (never sent by drover)
-  kCping = 10,           // proxy -> container
-  kCpong = 9,            // container -> proxy
+  kForwardRequest = 2,  // proxy -> container
+  kSendBodyChunk = 3,   // container -> proxy
+  kSendHeaders = 4,     // container -> proxy
+  kEndResponse = 5,     // container -> proxy
+  kGetBodyChunk = 6,    // container -> proxy
+  kShutdown = 7,        // proxy -> container (never sent by drover)
+  kCping = 10,          // proxy -> container
+  kCpong = 9,           // container -> proxy
 };
 
 // Method codes of FORWARD_REQUEST (1 = OPTIONS ... 27 = MKACTIVITY). A method
@@ -46,8 +47,8 @@ inline constexpr uint8_t kMethodStored = 0xFF;  // SC_M_JK_STORED
 
 // Request attribute codes (after the headers, terminated by kAttrDone).
 enum AttributeCode : uint8_t {
-  kAttrContext = 0x01,       // unused by Tomcat, never sent
-  kAttrServletPath = 0x02,   // unused by Tomcat, never sent
+  kAttrContext = 0x01,      // unused by Tomcat, never sent
+  kAttrServletPath = 0x02,  // unused by Tomcat, never sent
   kAttrRemoteUser = 0x03,
   kAttrAuthType = 0x04,
   kAttrQueryString = 0x05,
@@ -76,5 +77,11 @@ inline constexpr uint16_t kCodedHeaderPrefix = 0xA000;
 
 // The null string marker.
 inline constexpr uint16_t kNullString = 0xFFFF;
+
+// tchar (RFC 9110 §5.6.2): what methods and header names are made of.
+inline bool IsTokenChar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
 
 }  // namespace drover::ajp

@@ -51,8 +51,7 @@ enum class ResponseFraming { kNone, kLength, kChunked, kUntilClose };
 // the body, the field is hop-by-hop and dropped by the proxy, and the length
 // is unknown.
 core::Status BuildResponseHead(const SendHeaders& src, std::string_view request_method,
-                               int client_minor, http::ResponseHead* out,
-                               ResponseFraming* framing);
+                               int client_minor, http::ResponseHead* out, ResponseFraming* framing);
 
 // The HTTP/1.1 chunk for `len` body bytes: "<hex len>\r\n" data "\r\n",
 // appended to *out. len == 0 appends nothing (see kChunked above).

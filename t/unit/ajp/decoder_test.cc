@@ -2,6 +2,8 @@
 // split at every offset (and every pair of offsets); GET_BODY_CHUNK, CPONG,
 // Tomcat's empty flush chunk; packet-size limits and the buffering bound;
 // every malformed-packet case gives the same error for every split.
+#include "ajp/decoder.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 #include <string_view>
 #include <vector>
 
-#include "ajp/decoder.h"
 #include "ajp_test_util.h"
 
 namespace drover::ajp {
@@ -106,10 +107,9 @@ void ExpectSplitInvariant(std::string_view in, const Outcome& want) {
 // What Tomcat sends for a small servlet response that created a session.
 std::string TomcatResponse() {
   std::string headers = "\xa0\x07"s + Str("JSESSIONID=8F3A9C.node1; Path=/app; HttpOnly") +
-                        "\xa0\x01"s + Str("text/html;charset=UTF-8") +
-                        "\xa0\x03"s + Str("11") +
-                        Str("Vary") + Str("Accept-Encoding") +
-                        "\xa0\x04"s + Str("Tue, 01 Jul 2025 10:00:00 GMT");
+                        "\xa0\x01"s + Str("text/html;charset=UTF-8") + "\xa0\x03"s + Str("11") +
+                        Str("Vary") + Str("Accept-Encoding") + "\xa0\x04"s +
+                        Str("Tue, 01 Jul 2025 10:00:00 GMT");
   return Packet(SendHeadersPayload(200, "OK", 5, headers)) + BodyChunk("hello ") +
          BodyChunk("world") + EndResponse(true);
 }
@@ -141,12 +141,10 @@ TEST(AjpDecoder, TomcatSequenceAtEverySplit) {
 TEST(AjpDecoder, PostWithBodyRequestsAndCpong) {
   // A CPING answered, then a POST: the container asks for body twice, answers.
   const std::string in = Cpong() + GetBodyChunk(8186) + GetBodyChunk(100) +
-                         Packet(SendHeadersPayload(201, "Created", 0, "")) +
-                         GetBodyChunk(8186) + BodyChunk("") + BodyChunk("ok") +
-                         EndResponse(false);
-  const std::vector<std::string> want = {"cpong",           "get 8186", "get 100",
-                                         "headers 201 Created", "get 8186", "body ",
-                                         "body ok",         "end close"};
+                         Packet(SendHeadersPayload(201, "Created", 0, "")) + GetBodyChunk(8186) +
+                         BodyChunk("") + BodyChunk("ok") + EndResponse(false);
+  const std::vector<std::string> want = {"cpong",    "get 8186", "get 100", "headers 201 Created",
+                                         "get 8186", "body ",    "body ok", "end close"};
   EXPECT_EQ(Whole(in).msgs, want);
   ExpectSplitInvariant(in, Outcome{want});
 }
@@ -154,9 +152,8 @@ TEST(AjpDecoder, PostWithBodyRequestsAndCpong) {
 TEST(AjpDecoder, EmptyFlushChunk) {
   // Tomcat's flush: SEND_BODY_CHUNK with no data (AB 00 04 03 00 00 00).
   const std::string in = SimpleHeaders() + "AB\x00\x04\x03\x00\x00\x00"s + EndResponse(true);
-  EXPECT_EQ(Whole(in).msgs,
-            (std::vector<std::string>{"headers 200 OK [Content-Type: text/plain]", "body ",
-                                      "end reuse"}));
+  EXPECT_EQ(Whole(in).msgs, (std::vector<std::string>{"headers 200 OK [Content-Type: text/plain]",
+                                                      "body ", "end reuse"}));
 }
 
 TEST(AjpDecoder, ConsecutiveResponsesOnOneConnection) {
@@ -231,9 +228,8 @@ TEST(AjpDecoder, PacketSizeBoundary) {
     ASSERT_EQ(r.msgs.size(), 2u);
     EXPECT_EQ(r.msgs[1].size(), 5 + fits.size());
     const std::string over = SimpleHeaders() + BodyChunk(fits + "x");
-    EXPECT_EQ(Whole(over, max).msgs.back(),
-              "error: packet length " + std::to_string(max - 3) + " exceeds the packet size " +
-                  std::to_string(max));
+    EXPECT_EQ(Whole(over, max).msgs.back(), "error: packet length " + std::to_string(max - 3) +
+                                                " exceeds the packet size " + std::to_string(max));
   }
 }
 
@@ -282,9 +278,9 @@ TEST(AjpDecoder, ResetDropsAPartialPacketAndTheResponseState) {
 }
 
 TEST(AjpDecoder, AllCodedResponseHeaders) {
-  const char* names[] = {"Content-Type",  "Content-Language", "Content-Length", "Date",
-                         "Last-Modified", "Location",         "Set-Cookie",     "Set-Cookie2",
-                         "Servlet-Engine", "Status",          "WWW-Authenticate"};
+  const char* names[] = {"Content-Type",   "Content-Language", "Content-Length",  "Date",
+                         "Last-Modified",  "Location",         "Set-Cookie",      "Set-Cookie2",
+                         "Servlet-Engine", "Status",           "WWW-Authenticate"};
   std::string headers;
   std::string want = "headers 302 Found";
   for (unsigned i = 0; i < 11; ++i) {
@@ -296,8 +292,8 @@ TEST(AjpDecoder, AllCodedResponseHeaders) {
 }
 
 TEST(AjpDecoder, FieldTextAllowsHtabAndObsText) {
-  const std::string in = Packet(SendHeadersPayload(
-      200, "", 2, Str("X-A") + Str("a\tb") + Str("X-B") + Str("caf\xc3\xa9")));
+  const std::string in = Packet(
+      SendHeadersPayload(200, "", 2, Str("X-A") + Str("a\tb") + Str("X-B") + Str("caf\xc3\xa9")));
   EXPECT_EQ(Whole(in).msgs,
             std::vector<std::string>{"headers 200  [X-A: a\tb] [X-B: caf\xc3\xa9]"});
 }
@@ -319,6 +315,7 @@ std::vector<Bad> BadCases() {
   auto hdrs = [](unsigned count, std::string_view list) {
     return Packet(SendHeadersPayload(200, "OK", count, list));
   };
+  // clang-format off
   return {
       {"magic byte 0", "\x12\x34\x00\x01\x09"s, "bad packet magic: first byte 0x12, expected 0x41 ('A')"},
       {"magic byte 1", "AC\x00\x01\x09"s, "bad packet magic: second byte 0x43, expected 0x42 ('B')"},
@@ -381,6 +378,7 @@ std::vector<Bad> BadCases() {
       {"get too long", Packet("\x06\x1f\xfa\x00"s), "get_body_chunk: packet length 4, expected 3"},
       {"cpong too long", Packet("\x09\x00"s), "cpong: packet length 2, expected 1"},
   };
+  // clang-format on
 }
 
 TEST(AjpDecoder, MalformedPacketsWhole) {

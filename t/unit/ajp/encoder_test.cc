@@ -2,12 +2,15 @@
 // (hand-built, laid out as mod_proxy_ajp's ajp_marshal_into_msgb writes it),
 // method and header codes, attributes, the packet-size limit, body packets
 // and CPING.
+#include "ajp/encoder.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <string_view>
 
-#include "ajp/encoder.h"
+// The expected packets are laid out by hand, one AJP field per line.
+// clang-format off
 
 namespace drover::ajp {
 namespace {
@@ -360,3 +363,4 @@ TEST(AjpEncode, Cping) { EXPECT_EQ(EncodeCping(), "\x12\x34\x00\x01\x0a"s); }
 
 }  // namespace
 }  // namespace drover::ajp
+// clang-format on
