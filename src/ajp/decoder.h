@@ -35,6 +35,25 @@
 // Sequence per request: [GET_BODY_CHUNK]* SEND_HEADERS [SEND_BODY_CHUNK |
 // GET_BODY_CHUNK]* END_RESPONSE. END_RESPONSE returns the decoder to its
 // initial state for the next request on the same connection.
+//
+// Driving one exchange from the event loop (the proxy's side):
+//   1. Write EncodeForwardRequest(); with Content-Length > 0 also the first
+//      body packet (up to MaxBodyChunk bytes) without waiting to be asked.
+//   2. Feed member bytes; per message:
+//      kGetBodyChunk  send one body packet of up to min(requested,
+//                     MaxBodyChunk(max_packet)) bytes, or the empty packet
+//                     when the client body is exhausted (or was cut short).
+//      kSendHeaders   BuildResponseHead() (response.h), then the usual
+//                     SendResponseHead path.
+//      kSendBodyChunk relay per ResponseFraming (response.h).
+//      kEndResponse   finish the client response. Body bytes the container
+//                     never asked for are not sent (Tomcat swallows an unread
+//                     first packet itself). Pool the connection only when
+//                     reuse is set, idle() holds and no bytes are left over.
+//      kError         502 (if no head was sent yet; else abort the client
+//                     connection), log error(), close the member connection.
+//   Health check / ping=: send EncodeCping(); only kCpong within the
+//   timeout is a pass.
 #pragma once
 
 #include <cstddef>
