@@ -23,6 +23,8 @@ constexpr size_t kLowWater = 64 * 1024;
 // Most bytes read from a client while a request is being handled (pipelining).
 constexpr size_t kClientReadMax = 64 * 1024;
 constexpr int64_t kLingerMs = 2000;
+// Idle connections of a draining worker are closed after this much silence.
+constexpr int64_t kShutdownGraceMs = 1000;
 
 const char* StatusReason(int status) {
   switch (status) {
@@ -280,6 +282,14 @@ void ClientConn::OnTimer() {
     return;
   }
   if (state_ == State::kIdle) {
+    if (shutting_down_) {
+      char c;
+      int fd = bufferevent_getfd(bev_);
+      if (fd >= 0 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+        ArmTimer(100);  // a request is arriving: the read callback serves it
+        return;
+      }
+    }
     Close();
     return;
   }
@@ -1142,7 +1152,7 @@ void ClientConn::FinishExchange() {
   }
   state_ = State::kIdle;
   SetIdleTimeouts();
-  ArmTimer(server_->server_config().keepalive_timeout_ms);
+  ArmTimer(shutting_down_ ? kShutdownGraceMs : server_->server_config().keepalive_timeout_ms);
   bufferevent_enable(bev_, EV_READ);
   if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
     ProcessInput();
@@ -1480,12 +1490,16 @@ bool ClientConn::ReclaimIfIdle() {
   return true;
 }
 
+// Graceful reload or shutdown. A busy connection gets Connection: close on its
+// current response. An idle one is not closed at once: a client may already
+// have sent its next request (in the kernel buffer, not read yet), and closing
+// would reset it. It gets kShutdownGraceMs in which a request is still served
+// (with Connection: close); only a connection that stays silent is closed.
 void ClientConn::Shutdown() {
   shutting_down_ = true;
-  if (state_ == State::kIdle && evbuffer_get_length(bufferevent_get_input(bev_)) == 0) {
-    Close();
+  if (state_ == State::kIdle) {
+    ArmTimer(kShutdownGraceMs);
   }
-  // Otherwise the current response carries Connection: close.
 }
 
 void ClientConn::CloseAfterFlush() {
