@@ -252,8 +252,7 @@ HcState NextHcState(int32_t passes, int32_t fails, bool hc_failed, bool passed,
   return s;
 }
 
-Transition RecordResult(shm::MemberSlot* slot, const HealthCheck& hc, bool passed,
-                        int64_t now_ms) {
+Transition RecordResult(shm::MemberSlot* slot, const HealthCheck& hc, bool passed, int64_t now_ms) {
   const uint32_t status = slot->status.load();
   HcState s = NextHcState(slot->hc_passes.load(std::memory_order_relaxed),
                           slot->hc_fails.load(std::memory_order_relaxed),
@@ -310,19 +309,19 @@ class Checker;
 // One checked member: its plan, its address, its timer and the check in flight.
 struct Probe {
   Checker* checker = nullptr;
-  uint32_t balancer = 0;                      // index in Config::balancers and the table
+  uint32_t balancer = 0;  // index in Config::balancers and the table
   const config::MemberConfig* member = nullptr;
-  std::string key;                            // shm::SlotTable::MakeKey(balancer, member URL)
-  std::string label;                          // "balancer B member URL", for the log
-  uint32_t slot_hint = 0;                     // where the key was last found
+  std::string key;         // shm::SlotTable::MakeKey(balancer, member URL)
+  std::string label;       // "balancer B member URL", for the log
+  uint32_t slot_hint = 0;  // where the key was last found
   ProbePlan plan;
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
-  EventPtr timer;                             // the next check
-  EventPtr deadline;                          // the check in flight's time limit
-  BufferEventPtr bev;                         // the check in flight, or null
+  EventPtr timer;      // the next check
+  EventPtr deadline;   // the check in flight's time limit
+  BufferEventPtr bev;  // the check in flight, or null
   std::unique_ptr<ResponseReader> reader;
-  int64_t started_ms = 0;                     // monotonic
+  int64_t started_ms = 0;  // monotonic
   bool connected = false;
 };
 
@@ -380,8 +379,9 @@ void Checker::TimerCb(evutil_socket_t, short, void* arg) noexcept {
 void Checker::DeadlineCb(evutil_socket_t, short, void* arg) noexcept {
   auto* p = static_cast<Probe*>(arg);
   int64_t limit = p->connected ? p->plan.timeout_ms : p->plan.connect_timeout_ms;
-  p->checker->Finish(p, false, std::string(p->connected ? "timeout" : "connect timeout") +
-                                   " after " + std::to_string(limit) + " ms");
+  p->checker->Finish(p, false,
+                     std::string(p->connected ? "timeout" : "connect timeout") + " after " +
+                         std::to_string(limit) + " ms");
 }
 
 void Checker::EventCb(bufferevent*, short events, void* arg) noexcept {
@@ -572,8 +572,8 @@ void Checker::Finish(Probe* p, bool passed, const std::string& reason) {
     const HealthCheck& hc = p->member->hc;
     Transition t = RecordResult(s, hc, passed, WallMs());
     if (t == Transition::kMarkedDown) {
-      DLOG(kWarn, "health check: %s failed %d times (%s), marked down", p->label.c_str(),
-           hc.fails, reason.c_str());
+      DLOG(kWarn, "health check: %s failed %d times (%s), marked down", p->label.c_str(), hc.fails,
+           reason.c_str());
     } else if (t == Transition::kMarkedUp) {
       DLOG(kNotice, "health check: %s passed %d times, marked up", p->label.c_str(), hc.passes);
     } else {
@@ -636,9 +636,10 @@ int Checker::Run() {
         return worker::kExitFatal;
       }
       if (p->plan.downgraded) {
-        DLOG(kNotice, "health check: %s: hcmethod %s is not supported for %s:// members yet, "
-             "checking by TCP connect", p->label.c_str(), MethodName(mc.hc.method),
-             config::SchemeName(mc.url.scheme));
+        DLOG(kNotice,
+             "health check: %s: hcmethod %s is not supported for %s:// members yet, "
+             "checking by TCP connect",
+             p->label.c_str(), MethodName(mc.hc.method), config::SchemeName(mc.url.scheme));
       }
       std::string why;
       if (!Resolve(p.get(), &why)) {

@@ -57,12 +57,12 @@ int RunHealthChecker(const HealthContext& ctx);
 struct ProbePlan {
   enum class Kind { kNone, kTcp, kHttp };
   Kind kind = Kind::kNone;
-  bool downgraded = false;   // an HTTP method configured, a TCP check done
-  std::string method;        // "GET", "HEAD", "OPTIONS" (kHttp only)
-  std::string request;       // the request bytes (kHttp only)
+  bool downgraded = false;         // an HTTP method configured, a TCP check done
+  std::string method;              // "GET", "HEAD", "OPTIONS" (kHttp only)
+  std::string request;             // the request bytes (kHttp only)
   int64_t connect_timeout_ms = 0;  // connectiontimeout, else timeout
-  int64_t timeout_ms = 0;    // timeout, else ProxyTimeout: the response must be complete by then
-  int64_t interval_ms = 0;   // hcinterval
+  int64_t timeout_ms = 0;   // timeout, else ProxyTimeout: the response must be complete by then
+  int64_t interval_ms = 0;  // hcinterval
 };
 ProbePlan PlanProbe(const config::MemberConfig& member, const config::ServerConfig& server);
 
@@ -91,7 +91,7 @@ class ResponseReader {
   // The peer closed: kDone when the response was complete (or close-delimited).
   State Eof();
   State state() const { return state_; }
-  int status() const { return status_; }          // the final status, 0 until known
+  int status() const { return status_; }               // the final status, 0 until known
   const std::string& error() const { return error_; }  // for kError, e.g. "bad response head (...)"
 
  private:
@@ -101,10 +101,10 @@ class ResponseReader {
 
   std::string method_;
   State state_ = State::kNeedMore;
-  std::string head_;            // bytes of the head(s) not yet parsed
+  std::string head_;  // bytes of the head(s) not yet parsed
   int status_ = 0;
   http::BodyKind body_ = http::BodyKind::kNone;
-  uint64_t remaining_ = 0;      // kLength: body bytes still to come
+  uint64_t remaining_ = 0;  // kLength: body bytes still to come
   uint64_t body_read_ = 0;
   http::ChunkedDecoder chunked_;
   std::string error_;

@@ -23,8 +23,8 @@ using testing::TestBalancer;
 constexpr int64_t kWindow = 10000;  // slowstart=10
 
 // A and B at lbfactor 100; B has slowstart=10 and became usable at `recovered`.
-TestBalancer TwoWithSlowStart(int64_t recovered, config::LbMethod method =
-                                                     config::LbMethod::kByRequests) {
+TestBalancer TwoWithSlowStart(int64_t recovered,
+                              config::LbMethod method = config::LbMethod::kByRequests) {
   config::MemberConfig b = Member("http://b:80");
   b.slowstart_ms = kWindow;
   config::BalancerConfig cfg = MakeBalancer("c", {Member("http://a:80"), b});
@@ -53,9 +53,9 @@ TEST(SlowStart, FactorWorkedExample) {
 }
 
 TEST(SlowStart, FactorEdges) {
-  EXPECT_EQ(SlowStartFactor(100, 0, kNow, kNow), 100);        // slowstart off
-  EXPECT_EQ(SlowStartFactor(100, kWindow, 0, kNow), 100);     // never recovered
-  EXPECT_EQ(SlowStartFactor(5, kWindow, kNow, kNow), 1);      // a tenth, at least 1
+  EXPECT_EQ(SlowStartFactor(100, 0, kNow, kNow), 100);           // slowstart off
+  EXPECT_EQ(SlowStartFactor(100, kWindow, 0, kNow), 100);        // never recovered
+  EXPECT_EQ(SlowStartFactor(5, kWindow, kNow, kNow), 1);         // a tenth, at least 1
   EXPECT_EQ(SlowStartFactor(100, kWindow, kNow, kNow - 3), 10);  // a clock read just before
   EXPECT_EQ(SlowStartFactor(100, kWindow, kNow, kNow - kWindow - 1), 100);  // clock went back
 }

@@ -83,7 +83,9 @@ class TinyServer {
   explicit TinyServer(int listen_fd) : fd_(listen_fd) {}
   ~TinyServer() { Stop(); }
 
-  void Start() { thread_ = std::thread([this] { Loop(); }); }
+  void Start() {
+    thread_ = std::thread([this] { Loop(); });
+  }
   void Stop() {
     stop_.store(true);
     if (thread_.joinable()) {
@@ -139,8 +141,8 @@ class TinyServer {
       requests_.fetch_add(1);
       int s = status_.load();
       std::string body = "status " + std::to_string(s) + "\n";
-      std::string resp = "HTTP/1.0 " + std::to_string(s) + " X\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n" + body;
+      std::string resp = "HTTP/1.0 " + std::to_string(s) +
+                         " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
       ssize_t w = send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
       (void)w;
       close(c);
@@ -195,11 +197,11 @@ TEST(HealthProcess, MarksDownAndUpAndQuitsPromptly) {
   auto config = std::make_shared<config::Config>();
   config->server.proxy_timeout_ms = 1000;
   config->balancers.push_back(MakeBalancer(
-      "hc", {Member(web, HealthCheck::Method::kGet, "/health?x=1", 2, 2),
-             Member("http://127.0.0.1:" + std::to_string(tcp_port), HealthCheck::Method::kTcp,
-                    "", 1, 1),
-             Member("http://127.0.0.1:" + std::to_string(dead_port), HealthCheck::Method::kTcp,
-                    "", 1, 1)}));
+      "hc",
+      {Member(web, HealthCheck::Method::kGet, "/health?x=1", 2, 2),
+       Member("http://127.0.0.1:" + std::to_string(tcp_port), HealthCheck::Method::kTcp, "", 1, 1),
+       Member("http://127.0.0.1:" + std::to_string(dead_port), HealthCheck::Method::kTcp, "", 1,
+              1)}));
   config->balancers.back().growth = 1;
   auto table_r = shm::SlotTable::Create(*config, nullptr, 7);
   ASSERT_TRUE(table_r.ok()) << table_r.status().message();
@@ -290,7 +292,7 @@ TEST(HealthProcess, MarksDownAndUpAndQuitsPromptly) {
   close(tcp_fd);
 
   std::string log = ReadFile(log_path);
-  EXPECT_NE(log.find("health check: balancer hc member " + web.substr(0, web.size()) +
+  EXPECT_NE(log.find("health check: balancer hc member " + web +
                      " failed 2 times (status 500), marked down"),
             std::string::npos)
       << log;

@@ -62,8 +62,7 @@ TEST(HealthRequest, TargetAndHost) {
     size_t b = req.find("\r\n", a + 2);
     return req.substr(0, b);
   };
-  EXPECT_EQ(first_lines(BuildRequest("HEAD", url("http://h"), "")),
-            "HEAD / HTTP/1.0\r\nHost: h");
+  EXPECT_EQ(first_lines(BuildRequest("HEAD", url("http://h"), "")), "HEAD / HTTP/1.0\r\nHost: h");
   EXPECT_EQ(first_lines(BuildRequest("OPTIONS", url("http://h:80/"), "/x")),
             "OPTIONS /x HTTP/1.0\r\nHost: h");
   EXPECT_EQ(first_lines(BuildRequest("GET", url("http://h:81/a/"), "")),
@@ -180,8 +179,7 @@ void ExpectEverySplit(const std::string& method, const std::string& bytes, bool 
 
 TEST(HealthResponse, ContentLengthChunkedAndClose) {
   using S = ResponseReader::State;
-  ExpectEverySplit("GET", "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n", false, S::kDone,
-                   200);
+  ExpectEverySplit("GET", "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n", false, S::kDone, 200);
   ExpectEverySplit("GET", "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n", false, S::kDone, 500);
   ExpectEverySplit("GET",
                    "HTTP/1.1 503 X\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -192,8 +190,7 @@ TEST(HealthResponse, ContentLengthChunkedAndClose) {
   // HEAD: no body whatever the Content-Length says.
   ExpectEverySplit("HEAD", "HTTP/1.0 200 OK\r\nContent-Length: 99\r\n\r\n", false, S::kDone, 200);
   // Interim responses are skipped.
-  ExpectEverySplit("OPTIONS",
-                   "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", false,
+  ExpectEverySplit("OPTIONS", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", false,
                    S::kDone, 204);
 }
 
