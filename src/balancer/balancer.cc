@@ -67,10 +67,16 @@ bool RetryDue(const shm::MemberSlot* s, uint32_t st, int64_t retry_ms, int64_t n
   return now_ms - s->error_time_ms.load(std::memory_order_relaxed) >= retry_ms;
 }
 
-// retry_worker's effect: E cleared, one more retry. Caller holds the lock.
-void RetrySlot(shm::MemberSlot* s) {
+// retry_worker's effect: E cleared, one more retry. When `recovered_ms` > 0 and
+// that makes the member usable, it is stored as the slot's recovered_ms: the start
+// of its slowstart ramp (0 for force recovery, which revives every member at
+// once, so a ramp would change no member's share). Caller holds the lock.
+void RetrySlot(shm::MemberSlot* s, int64_t recovered_ms) {
   s->retries.fetch_add(1, std::memory_order_relaxed);
-  s->status.fetch_and(~static_cast<uint32_t>(kFlagError));
+  uint32_t st = s->status.fetch_and(~static_cast<uint32_t>(kFlagError));
+  if (recovered_ms > 0 && (st & kNotUsableFlags & ~static_cast<uint32_t>(kFlagError)) == 0) {
+    s->recovered_ms.store(recovered_ms, std::memory_order_relaxed);
+  }
 }
 
 // Sets E and error_time unless +I; counts the failure either way. No lock:
@@ -90,6 +96,18 @@ bool MarkError(shm::MemberSlot* s, int64_t now_ms) {
 // member added at run time (index past the config's members).
 int64_t RetryMsFor(const config::BalancerConfig& cfg, uint32_t m) {
   return m < cfg.members.size() ? cfg.members[m].retry_ms : kDefaultRetryMs;
+}
+
+// The member's lbfactor for a pick at `now_ms`, with its slowstart ramp applied
+// (members added at run time have no slowstart).
+int64_t EffectiveFactor(const config::BalancerConfig& cfg, uint32_t m, const shm::MemberSlot* s,
+                        int64_t now_ms) {
+  int64_t f = s->lbfactor.load(std::memory_order_relaxed);
+  if (m >= cfg.members.size() || cfg.members[m].slowstart_ms <= 0) {
+    return f;
+  }
+  return SlowStartFactor(f, cfg.members[m].slowstart_ms,
+                         s->recovered_ms.load(std::memory_order_relaxed), now_ms);
 }
 
 }  // namespace
@@ -223,14 +241,14 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
         if ((st & kFlagError) == 0) {
           ok = true;
         } else if (RetryDue(s, st, RetryMsFor(*cfg_, m), now_ms)) {
-          RetrySlot(s);
+          RetrySlot(s, now_ms);
           ok = true;
         }
       }
       if (!ok && cfg_->forcerecovery) {
         for (uint32_t m = 0; m < n; ++m) {
           if (excluded[m] != kRemoved) {
-            RetrySlot(slot(m));
+            RetrySlot(slot(m), 0);
           }
         }
         forced = true;
@@ -262,7 +280,7 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
               return static_cast<int>(m);
             }
             if (excluded[m] == 0 && RetryDue(s, st, RetryMsFor(*cfg_, m), now_ms)) {
-              RetrySlot(s);
+              RetrySlot(s, now_ms);
               if (usable_now(m)) {
                 return static_cast<int>(m);
               }
@@ -286,7 +304,7 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
         for (uint32_t k = 0; k < n; ++k) {
           if (usable_now(k)) {
             shm::MemberSlot* s = slot(k);
-            int64_t f = s->lbfactor.load(std::memory_order_relaxed);
+            int64_t f = EffectiveFactor(*cfg_, k, s, now_ms);
             s->lbstatus.fetch_add(f, std::memory_order_relaxed);
             total += f;
           }
@@ -327,6 +345,8 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
       v.slot = s;
       v.usable = excluded[m] == 0 && (st & kNotUsableFlags) == 0;
       v.retry_due = excluded[m] == 0 && RetryDue(s, st, RetryMsFor(*cfg_, m), now_ms);
+      v.factor = EffectiveFactor(*cfg_, m, s, now_ms);
+      v.now_ms = now_ms;
     }
     uint32_t method = bs->lbmethod.load(std::memory_order_relaxed);
     const LbMethod& lb = LbMethodFor(static_cast<config::LbMethod>(method));

@@ -48,7 +48,27 @@ bool RetryMember(MemberView* view) {
                 ~static_cast<uint32_t>(config::kFlagError);
   view->retry_due = false;
   view->usable = (st & kNotUsableFlags) == 0;
+  if (view->usable && view->now_ms > 0) {
+    s->recovered_ms.store(view->now_ms, std::memory_order_relaxed);
+  }
   return view->usable;
+}
+
+int64_t SlowStartFactor(int64_t lbfactor, int64_t slowstart_ms, int64_t recovered_ms,
+                        int64_t now_ms) {
+  if (slowstart_ms <= 0 || recovered_ms <= 0 || lbfactor <= 0) {
+    return lbfactor;
+  }
+  int64_t elapsed = now_ms - recovered_ms;
+  if (elapsed >= slowstart_ms || elapsed < -slowstart_ms) {
+    return lbfactor;  // the window is over (or the clock went back by more than it)
+  }
+  if (elapsed < 0) {
+    elapsed = 0;  // another process's clock read a moment earlier
+  }
+  int64_t start = lbfactor / 10 > 0 ? lbfactor / 10 : 1;
+  // lbfactor <= 10000 and elapsed < slowstart_ms <= 1 day: no overflow.
+  return start + (lbfactor - start) * elapsed / slowstart_ms;
 }
 
 int SelectBest(std::span<MemberView> members, IsBestFn is_best, void* baton) {

@@ -25,7 +25,31 @@ struct MemberView {
   // +I): the selection runs Apache's retry_worker on it (RetryMember) when it
   // considers it, which clears E, counts a retry and may make it usable.
   bool retry_due = false;
+  // The member's effective lbfactor for this pick: the slot's lbfactor, lowered
+  // while its slowstart window runs (SlowStartFactor). The caller fills it; 0 means
+  // "not filled" and the methods then read the slot's lbfactor (ViewFactor).
+  int64_t factor = 0;
+  // Wall-clock ms of this pick: RetryMember records it as the slot's recovered_ms.
+  int64_t now_ms = 0;
 };
+
+// slowstart (drover's own member key): the effective lbfactor of a member that
+// became usable again at `recovered_ms` (0 = never). It ramps linearly from a
+// tenth of `lbfactor` (at least 1) at recovered_ms to the full `lbfactor` at
+// recovered_ms + slowstart_ms, and is `lbfactor` from then on, when slowstart_ms
+// is 0, and when the wall clock went back by more than the window. Pure.
+//
+// Worked example (asserted by t/unit/balancer/slowstart_test.cc): lbfactor 100,
+// slowstart 10 s: 10 at 0 s, 19 at 1 s, 55 at 5 s, 100 from 10 s on. Beside a peer
+// of lbfactor 100, byrequests then gives the recovered member 10 of 110 picks at
+// first, 55 of 155 half way, and one in two after the window.
+int64_t SlowStartFactor(int64_t lbfactor, int64_t slowstart_ms, int64_t recovered_ms,
+                        int64_t now_ms);
+
+// The lbfactor a method weighs `v` by: v.factor when filled, else the slot's.
+inline int64_t ViewFactor(const MemberView& v) {
+  return v.factor > 0 ? v.factor : v.slot->lbfactor.load(std::memory_order_relaxed);
+}
 
 // Picks one member of `members` and accounts the pick in lbstatus (not
 // `elected`: the caller counts that). Returns the position in `members`, or -1
@@ -64,7 +88,10 @@ using IsBestFn = bool (*)(const MemberView& cur, const MemberView* best, void* b
 int SelectBest(std::span<MemberView> members, IsBestFn is_best, void* baton);
 
 // Apache's retry_worker for a view with retry_due: clears E, retries++, and
-// recomputes view->usable. Returns view->usable. Caller holds the balancer lock.
+// recomputes view->usable. When that makes the member usable, its recovered_ms
+// becomes view->now_ms (slowstart; decision: a member back from the retry window
+// ramps up like one back from a failed health check). Returns view->usable.
+// Caller holds the balancer lock.
 bool RetryMember(MemberView* view);
 
 // Status bits that make a member unusable (Apache's NOT_USABLE_BITMAP; our

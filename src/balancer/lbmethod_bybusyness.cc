@@ -1,6 +1,8 @@
 // lbmethod "bybusyness" (Apache's mod_lbmethod_bybusyness): the member with
 // the fewest requests in flight (the shared `busy` count) wins; ties are
-// broken by byrequests-style lbstatus accounting. Runs in workers, inside
+// broken by byrequests-style lbstatus accounting, weighted by the effective
+// lbfactor (so slowstart only shapes the tie-breaks: a recovered member with
+// fewer requests in flight still wins on busy). Runs in workers, inside
 // Balancer::Pick, under the balancer lock. Pure: no I/O, no logging.
 #include "balancer/lbmethod.h"
 
@@ -13,7 +15,7 @@ namespace {
 // the current value, as Apache does.
 bool IsBestByBusyness(const MemberView& cur, const MemberView* best, void* baton) {
   int64_t* total = static_cast<int64_t*>(baton);
-  int64_t factor = cur.slot->lbfactor.load(std::memory_order_relaxed);
+  int64_t factor = ViewFactor(cur);  // lbfactor, lowered during slowstart
   int64_t status = cur.slot->lbstatus.fetch_add(factor, std::memory_order_relaxed) + factor;
   *total += factor;
   if (best == nullptr) {

@@ -8,9 +8,10 @@ namespace {
 
 // Every candidate gets lbstatus += lbfactor (and adds lbfactor to the total);
 // the highest lbstatus wins, strict '>' so that ties go to the earlier member.
+// lbfactor is the view's effective one: lower during a member's slowstart ramp.
 bool IsBestByRequests(const MemberView& cur, const MemberView* best, void* baton) {
   int64_t* total = static_cast<int64_t*>(baton);
-  int64_t factor = cur.slot->lbfactor.load(std::memory_order_relaxed);
+  int64_t factor = ViewFactor(cur);  // lbfactor, lowered during slowstart
   int64_t status = cur.slot->lbstatus.fetch_add(factor, std::memory_order_relaxed) + factor;
   *total += factor;
   return best == nullptr || status > best->slot->lbstatus.load(std::memory_order_relaxed);

@@ -13,7 +13,7 @@ struct TrafficBaton {
 };
 
 uint64_t Traffic(const MemberView& v) {
-  int64_t factor = v.slot->lbfactor.load(std::memory_order_relaxed);
+  int64_t factor = ViewFactor(v);  // lbfactor, lowered during slowstart
   uint64_t f = factor > 0 ? static_cast<uint64_t>(factor) : 1;
   return v.slot->bytes_out.load(std::memory_order_relaxed) / f +
          v.slot->bytes_in.load(std::memory_order_relaxed) / f;

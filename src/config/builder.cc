@@ -37,7 +37,7 @@
 //    LimitRequestLine and LimitRequestFieldSize are 256-1048576 bytes;
 //    WorkerProcesses is auto or 1-1024; WorkerConnections 1-1000000; every
 //    timeout is at most 24h, and at least 1ms except GracefulShutdownTimeout,
-//    retry= and the balancer's timeout= (0 allowed), and hcinterval= (1s).
+//    retry=, slowstart= and the balancer's timeout= (0 allowed), and hcinterval= (1s).
 //  - Syntax and value errors stop at the first one in file order; the
 //    whole-file checks below run only when every line was fine.
 //  - ProxyPass/ProxyPassMatch targets: `balancer://NAME[/rest]` (only the
@@ -1226,6 +1226,8 @@ Status Builder::MemberKey(const std::string& key, const std::string& v, MemberCo
   } else if (key == "hcfails") {
     st = Int(v, 1, 1000, &n, key);
     m->hc.fails = static_cast<int>(n);
+  } else if (key == "slowstart") {
+    st = Duration(v, 0, kDay, &m->slowstart_ms, key);
   } else {
     return Err("unknown key '" + key + "'");
   }
@@ -1551,6 +1553,9 @@ void AppendMemberKeys(const MemberConfig& m, const ServerConfig& s, std::vector<
     w->push_back("hcinterval=" + FormatDuration(hc.interval_ms));
     w->push_back("hcpasses=" + std::to_string(hc.passes));
     w->push_back("hcfails=" + std::to_string(hc.fails));
+  }
+  if (m.slowstart_ms != 0) {
+    w->push_back("slowstart=" + FormatDuration(m.slowstart_ms));
   }
 }
 

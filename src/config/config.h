@@ -70,6 +70,10 @@ struct MemberConfig {
   int max = 0;               // max connections per worker process, 0 = unlimited
   std::string secret;        // AJP
   HealthCheck hc;
+  // slowstart= (drover's own key): for this long after the member becomes usable again
+  // (MemberSlot::recovered_ms) its effective lbfactor ramps linearly from a tenth to the
+  // full value (balancer::SlowStartFactor). 0 = off.
+  int64_t slowstart_ms = 0;
   int line = 0;
 };
 

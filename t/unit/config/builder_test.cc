@@ -555,6 +555,33 @@ std::string Redump(const std::string& text) {
   return dump;
 }
 
+// slowstart= is drover's own member key: a duration, 0 (the default) = off.
+TEST(DumpTest, SlowStartKeyParsesAndRoundTrips) {
+  const std::string text =
+      "[server]\nListen = 80\nProxyPass = / balancer://c/\n"
+      "[balancer://c]\n"
+      "BalancerMember = http://a:1 slowstart=30\n"
+      "BalancerMember = http://b:2 slowstart=1500ms hcmethod=GET\n"
+      "BalancerMember = http://c:3\n"
+      "BalancerMember = http://d:4 slowstart=0\n";
+  auto c = LoadText(text);
+  ASSERT_NE(c, nullptr);
+  const BalancerConfig& b = c->balancers[0];
+  ASSERT_EQ(b.members.size(), 4u);
+  EXPECT_EQ(b.members[0].slowstart_ms, 30000);
+  EXPECT_EQ(b.members[1].slowstart_ms, 1500);
+  EXPECT_EQ(b.members[2].slowstart_ms, 0);
+  EXPECT_EQ(b.members[3].slowstart_ms, 0);
+  std::string dump = Redump(text);
+  EXPECT_NE(dump.find("slowstart=30"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("slowstart=1500ms"), std::string::npos) << dump;
+  auto again = LoadText(dump);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->balancers[0].members[0].slowstart_ms, 30000);
+  EXPECT_EQ(again->balancers[0].members[1].slowstart_ms, 1500);
+  EXPECT_EQ(again->balancers[0].members[2].slowstart_ms, 0);
+}
+
 TEST(DumpTest, SeedRoundTrip) {
   std::string dump = Redump(kSeed);
   EXPECT_NE(dump.find("[balancer://mycluster]\n"), std::string::npos) << dump;

@@ -263,6 +263,9 @@ const ErrorCase kCases[] = {
     {"HcIntervalTooShort",
      kServer + "[balancer://c]\nBalancerMember = http://a:1 hcinterval=500ms\n",
      "drover.conf:4: BalancerMember: hcinterval '500ms' out of range 1s-86400s"},
+    {"BadSlowStart", kServer + "[balancer://c]\nBalancerMember = http://a:1 slowstart=-5\n",
+     "drover.conf:4: BalancerMember: slowstart '-5' is not a duration (seconds, or a number with "
+     "a ms/s/m/h suffix)"},
     {"BadHcPasses", kServer + "[balancer://c]\nBalancerMember = http://a:1 hcpasses=0\n",
      "drover.conf:4: BalancerMember: hcpasses '0' out of range 1-1000"},
     {"BadHcFails", kServer + "[balancer://c]\nBalancerMember = http://a:1 hcfails=x\n",
