@@ -87,6 +87,14 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh etc/demo.sh
 
+# ---- soak (issue 4, part 6): wrk through drover while members and workers are
+# SIGKILLed and the master reloaded; see t/soak.py. Builds nothing: run `make all`
+# first. Shorter run: make soak SOAK_ARGS="--duration 60"
+.PHONY: soak
+soak:
+	/usr/bin/python3 t/soak.py $(SOAK_ARGS)
+# ---- end soak
+
 check-deps:
 	@sh tools/check-deps.sh
 
