@@ -748,8 +748,14 @@ SslPtr ClientContext::NewSsl(const std::string& host, const std::string& session
   if (!session_key.empty()) {
     auto& entry = *sessions_.try_emplace(session_key).first;
     SSL_set_ex_data(s, SslIndex(), &entry);
-    if (entry.second != nullptr && SSL_set_session(s, entry.second.get()) != 1) {
-      ERR_clear_error();
+    if (entry.second != nullptr) {
+      // A copy per connection: OpenSSL marks a connection's session not resumable when the
+      // SSL is freed without a close_notify (as bufferevent_free does), which must not
+      // spoil the stored one.
+      SslSessionPtr copy(SSL_SESSION_dup(entry.second.get()));
+      if (copy == nullptr || SSL_set_session(s, copy.get()) != 1) {
+        ERR_clear_error();
+      }
     }
   }
   return ssl;
@@ -762,15 +768,18 @@ void ClientContext::ForgetSession(const std::string& session_key) {
   }
 }
 
-// Keeps the newest session per key (OpenSSL passes one reference when we return 1).
+// Keeps a copy of the newest session per key (a copy: see NewSsl). Returning 0 tells
+// OpenSSL that it keeps its reference to `session`.
 int ClientContext::NewSessionCb(SSL* ssl, SSL_SESSION* session) noexcept {
   auto* entry =
       static_cast<std::pair<const std::string, SslSessionPtr>*>(SSL_get_ex_data(ssl, SslIndex()));
-  if (entry == nullptr) {
-    return 0;
+  if (entry != nullptr && SSL_SESSION_is_resumable(session) == 1) {
+    SslSessionPtr copy(SSL_SESSION_dup(session));
+    if (copy != nullptr) {
+      entry->second = std::move(copy);
+    }
   }
-  entry->second.reset(session);
-  return 1;
+  return 0;
 }
 
 }  // namespace drover::tls
