@@ -405,7 +405,11 @@ core::Result<std::unique_ptr<TicketKeys>> TicketKeys::Create() {
 }
 
 TicketKeys::~TicketKeys() {
-  OPENSSL_cleanse(region_->slots, sizeof(region_->slots));
+  // Only the creator wipes the keys: a forked worker that ran this destructor must not
+  // take them away from the others.
+  if (getpid() == creator_) {
+    OPENSSL_cleanse(region_->slots, sizeof(region_->slots));
+  }
   munmap(region_, sizeof(Region));
 }
 

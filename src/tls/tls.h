@@ -14,6 +14,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <memory>
@@ -110,8 +111,9 @@ class TicketKeys {
   struct Region;  // layout in tls.cc
 
  private:
-  explicit TicketKeys(Region* region) : region_(region) {}
+  explicit TicketKeys(Region* region) : region_(region), creator_(getpid()) {}
   Region* region_;
+  pid_t creator_;
 };
 
 // ---------------------------------------------------------------------------

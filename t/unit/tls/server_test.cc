@@ -227,6 +227,21 @@ TEST_F(TlsServerTest, TicketResumptionTls13AndTls12) {
   }
 }
 
+TEST_F(TlsServerTest, TicketResumptionWithSniCertificate) {
+  auto sc = Make(SniConfig());
+  ASSERT_NE(sc, nullptr);
+  for (int version : {0, TLS1_2_VERSION}) {
+    for (const char* name : {"www.example.com", "a.example.org"}) {
+      bool reused = true;
+      SslSessionPtr session = Connect(*sc, nullptr, &reused, version, name);
+      ASSERT_NE(session, nullptr);
+      EXPECT_FALSE(reused);
+      Connect(*sc, session.get(), &reused, version, name);
+      EXPECT_TRUE(reused) << name << " version " << version;
+    }
+  }
+}
+
 TEST_F(TlsServerTest, ResumptionAcrossContextsSharingKeys) {
   // A reload builds a new context from the same keys: sessions survive it.
   auto a = Make(SniConfig());

@@ -273,8 +273,9 @@ bool Exchange(SSL* client, SSL* server) {
   return Transfer(client, server, "ping") && Transfer(server, client, "pong");
 }
 
-SslSessionPtr Connect(ServerContext& ctx, SSL_SESSION* resume, bool* reused, int max_version) {
-  SslPtr client = PlainClient("", max_version);
+SslSessionPtr Connect(ServerContext& ctx, SSL_SESSION* resume, bool* reused, int max_version,
+                      const std::string& sni) {
+  SslPtr client = PlainClient(sni, max_version);
   SslPtr server = ctx.NewSsl();
   if (resume != nullptr) {
     SSL_set_session(client.get(), resume);
