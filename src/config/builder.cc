@@ -1971,8 +1971,7 @@ std::string Dump(const Config& c) {
     w.Directive("SSLCipherSuite", std::vector<std::string>{"TLSv1.3", s.ssl_cipher_suite_tls13});
   }
   w.Directive("SSLSessionTickets", OnOff(s.ssl_session_tickets));
-  w.Directive("SSLSessionTicketKeyRotation",
-              FormatDuration(s.ssl_session_ticket_key_rotation_ms));
+  w.Directive("SSLSessionTicketKeyRotation", FormatDuration(s.ssl_session_ticket_key_rotation_ms));
   w.Directive("SSLProxyVerify", s.ssl_proxy_verify ? "require" : "none");
   optional("SSLProxyCACertificateFile", s.ssl_proxy_ca_certificate_file, "(system store)");
   w.Directive("SSLProxyCheckPeerName", OnOff(s.ssl_proxy_check_peer_name));

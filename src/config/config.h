@@ -139,8 +139,8 @@ struct ListenConfig {
 // One SSLCertificate line: the certificate chosen by SNI for `server_name`.
 struct SslCertificateConfig {
   std::string server_name;        // lower-case; "www.example.com" or "*.example.com"
-  std::string certificate_file;   // absolute; PEM, leaf first, then its chain
-  std::string key_file;           // absolute; = certificate_file when not given
+  std::string certificate_file;  // absolute; PEM, leaf first, then its chain
+  std::string key_file;          // absolute; = certificate_file when not given
   int line = 0;
 };
 
@@ -186,8 +186,8 @@ struct ServerConfig {
   std::string ssl_certificate_key_file;
   std::vector<SslCertificateConfig> ssl_certificates;  // SSLCertificate (SNI), in file order
   std::string ssl_protocol = "TLSv1.2+";
-  std::string ssl_cipher_suite;         // TLS <= 1.2 cipher list; "" = OpenSSL default
-  std::string ssl_cipher_suite_tls13;   // `SSLCipherSuite = TLSv1.3 ...`; "" = OpenSSL default
+  std::string ssl_cipher_suite;        // TLS <= 1.2 cipher list; "" = OpenSSL default
+  std::string ssl_cipher_suite_tls13;  // `SSLCipherSuite = TLSv1.3 ...`; "" = OpenSSL default
   bool ssl_session_tickets = true;
   int64_t ssl_session_ticket_key_rotation_ms = 3600000;
   bool ssl_proxy_verify = true;

@@ -52,6 +52,8 @@ std::string TlsError(bufferevent* bev) {
   return errors;
 }
 
-SSL* GetSsl(bufferevent* bev) { return bev != nullptr ? bufferevent_openssl_get_ssl(bev) : nullptr; }
+SSL* GetSsl(bufferevent* bev) {
+  return bev != nullptr ? bufferevent_openssl_get_ssl(bev) : nullptr;
+}
 
 }  // namespace drover::tls

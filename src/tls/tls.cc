@@ -316,7 +316,7 @@ Status CheckConfig(const config::Config& config) {
 namespace {
 
 constexpr uint64_t kTicketMagic = 0x314b54524556524fULL;  // "ORVERTK1"
-constexpr uint64_t kSlots = 4;     // current, previous, and two that readers never need
+constexpr uint64_t kSlots = 4;  // current, previous, and two that readers never need
 constexpr size_t kKeyWords = sizeof(TicketKey) / sizeof(uint64_t);
 constexpr int kReadAttempts = 1000;
 static_assert(sizeof(TicketKey) == kKeyWords * sizeof(uint64_t));
@@ -381,8 +381,8 @@ bool RandomKey(TicketKey* key) {
 }  // namespace
 
 core::Result<std::unique_ptr<TicketKeys>> TicketKeys::Create() {
-  void* p = mmap(nullptr, sizeof(Region), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                 -1, 0);
+  void* p =
+      mmap(nullptr, sizeof(Region), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     int e = errno;
     return Status::Error("mmap(" + std::to_string(sizeof(Region)) +
@@ -453,8 +453,7 @@ uint64_t TicketKeys::generation() const {
 // ---------------------------------------------------------------------------
 // ServerContext.
 
-core::Result<SslCtxPtr> ServerContext::NewCtx(const config::Config& config,
-                                              ServerContext* owner) {
+core::Result<SslCtxPtr> ServerContext::NewCtx(const config::Config& config, ServerContext* owner) {
   const config::ServerConfig& s = config.server;
   ERR_clear_error();
   SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
@@ -469,8 +468,8 @@ core::Result<SslCtxPtr> ServerContext::NewCtx(const config::Config& config,
   }
   // No client renegotiation (a CPU DoS and never needed by HTTP/1.1 clients); a peer that
   // closes without close_notify is an EOF (HTTP framing detects truncation, as nginx does).
-  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
-                             SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_options(
+      c, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_default_passwd_cb(c, NoPasswordCb);
   SSL_CTX_set_dh_auto(c, 1);
@@ -481,8 +480,8 @@ core::Result<SslCtxPtr> ServerContext::NewCtx(const config::Config& config,
   if (!s.ssl_cipher_suite_tls13.empty() &&
       SSL_CTX_set_ciphersuites(c, s.ssl_cipher_suite_tls13.c_str()) != 1) {
     Origin o{&config, "SSLCipherSuite", s.ssl_lines.cipher_suite_tls13};
-    return o.Error(WithQueue("no usable TLSv1.3 cipher suite in '" + s.ssl_cipher_suite_tls13 +
-                             "'"));
+    return o.Error(
+        WithQueue("no usable TLSv1.3 cipher suite in '" + s.ssl_cipher_suite_tls13 + "'"));
   }
   // Resumption by tickets only: no server-side session cache (it would be per worker).
   SSL_CTX_set_session_id_context(c, kSessionIdContext, sizeof(kSessionIdContext) - 1);
@@ -684,8 +683,8 @@ core::Result<std::unique_ptr<ClientContext>> ClientContext::Create(const config:
   if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1) {
     return Status::Error(WithQueue("SSL_CTX_set_min_proto_version() failed"));
   }
-  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
-                             SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_options(
+      c, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_default_passwd_cb(c, NoPasswordCb);
 
@@ -706,8 +705,7 @@ core::Result<std::unique_ptr<ClientContext>> ClientContext::Create(const config:
   SSL_CTX_set_verify(c, cc->verify_ ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
 
   if (!s.ssl_proxy_machine_certificate_file.empty()) {
-    Origin o{&config, "SSLProxyMachineCertificateFile",
-             s.ssl_lines.proxy_machine_certificate_file};
+    Origin o{&config, "SSLProxyMachineCertificateFile", s.ssl_lines.proxy_machine_certificate_file};
     const std::string& path = s.ssl_proxy_machine_certificate_file;
     KeyPair kp;
     Status st = LoadKeyPair(o, path, o, path, &kp);

@@ -146,16 +146,16 @@ class ServerContext {
   static int ServerNameCb(SSL* ssl, int* alert, void* arg) noexcept;
   static int AlpnSelectCb(SSL* ssl, const unsigned char** out, unsigned char* outlen,
                           const unsigned char* in, unsigned int inlen, void* arg) noexcept;
-  static int TicketKeyCb(SSL* ssl, unsigned char* key_name, unsigned char* iv,
-                         EVP_CIPHER_CTX* cctx, EVP_MAC_CTX* hctx, int enc) noexcept;
+  static int TicketKeyCb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx,
+                         EVP_MAC_CTX* hctx, int enc) noexcept;
   SSL_CTX* Select(std::string_view server_name) const;
   int OnTicketKey(unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx,
                   EVP_MAC_CTX* hctx, int enc);
 
   SslCtxPtr default_;
-  std::vector<SslCtxPtr> sni_;                         // one per SSLCertificate
-  std::unordered_map<std::string, SSL_CTX*> exact_;    // "www.example.com"
-  std::unordered_map<std::string, SSL_CTX*> wildcard_; // "example.com" for "*.example.com"
+  std::vector<SslCtxPtr> sni_;                          // one per SSLCertificate
+  std::unordered_map<std::string, SSL_CTX*> exact_;     // "www.example.com"
+  std::unordered_map<std::string, SSL_CTX*> wildcard_;  // "example.com" for "*.example.com"
   TicketKeys* keys_ = nullptr;
 };
 

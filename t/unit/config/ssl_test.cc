@@ -53,17 +53,17 @@ TEST(ConfigSslTest, Defaults) {
 }
 
 TEST(ConfigSslTest, EveryDirectiveAndItsLine) {
-  auto c = Load(kServer +                                               // lines 1-3
-                "SSLCertificateKeyFile = certs/default.key\n"           // 4
+  auto c = Load(kServer +                                                         // lines 1-3
+                "SSLCertificateKeyFile = certs/default.key\n"                     // 4
                 "SSLCertificate = WWW.Example.com certs/www.pem certs/www.key\n"  // 5
-                "SSLCertificate = *.example.org /abs/wild.pem\n"        // 6
-                "SSLCipherSuite = ECDHE+AESGCM:!aNULL\n"                // 7
-                "SSLCipherSuite = TLSv1.3 TLS_AES_256_GCM_SHA384\n"     // 8
-                "SSLSessionTickets = off\n"                             // 9
-                "SSLSessionTicketKeyRotation = 2h\n"                    // 10
-                "SSLProxyCACertificateFile = ca.pem\n"                  // 11
-                "SSLProxyCheckPeerName = Off\n"                         // 12
-                "SSLProxyMachineCertificateFile = client.pem\n");       // 13
+                "SSLCertificate = *.example.org /abs/wild.pem\n"                  // 6
+                "SSLCipherSuite = ECDHE+AESGCM:!aNULL\n"                          // 7
+                "SSLCipherSuite = TLSv1.3 TLS_AES_256_GCM_SHA384\n"               // 8
+                "SSLSessionTickets = off\n"                                       // 9
+                "SSLSessionTicketKeyRotation = 2h\n"                              // 10
+                "SSLProxyCACertificateFile = ca.pem\n"                            // 11
+                "SSLProxyCheckPeerName = Off\n"                                   // 12
+                "SSLProxyMachineCertificateFile = client.pem\n");                 // 13
   ASSERT_NE(c, nullptr);
   const ServerConfig& s = c->server;
   EXPECT_EQ(s.ssl_certificate_file, "/p/certs/default.pem");
@@ -234,8 +234,7 @@ TEST(ConfigSslTest, DumpOfDefaults) {
   auto c = Load("[server]\nListen = 80\n");
   ASSERT_NE(c, nullptr);
   std::string dump = Dump(*c);
-  EXPECT_NE(dump.find("# SSLCipherSuite = TLSv1.3 (OpenSSL default)\n"), std::string::npos)
-      << dump;
+  EXPECT_NE(dump.find("# SSLCipherSuite = TLSv1.3 (OpenSSL default)\n"), std::string::npos) << dump;
   EXPECT_NE(dump.find("SSLSessionTickets = On\n"), std::string::npos);
   EXPECT_NE(dump.find("SSLSessionTicketKeyRotation = 3600\n"), std::string::npos);
   EXPECT_NE(dump.find("SSLProxyCheckPeerName = On\n"), std::string::npos);

@@ -31,7 +31,7 @@ struct Side {
   bool error = false;
   std::string error_text;
   std::string data;
-  std::string reply;   // written once `data` holds `expect`
+  std::string reply;  // written once `data` holds `expect`
   std::string expect;
 };
 
@@ -60,9 +60,9 @@ class TlsBuffereventTest : public ::testing::Test {
   }
 
   void Build(const std::string& client_lines) {
-    config_ = LoadConfig("[server]\nListen = 127.0.0.1:8443 ssl\nSSLCertificateFile = " +
-                         P("default.pem") + "\nSSLCertificateKeyFile = " + P("default.key") +
-                         "\n" + client_lines);
+    config_ = LoadConfig(
+        "[server]\nListen = 127.0.0.1:8443 ssl\nSSLCertificateFile = " + P("default.pem") +
+        "\nSSLCertificateKeyFile = " + P("default.key") + "\n" + client_lines);
     ASSERT_NE(config_, nullptr);
     auto sc = ServerContext::Create(*config_, keys_.get());
     ASSERT_TRUE(sc.ok()) << sc.status().message();
@@ -158,7 +158,8 @@ TEST_F(TlsBuffereventTest, VerificationFailureHasAReason) {
   Watch(&client_);
   ASSERT_TRUE(RunUntil([&] { return client_.error; }));
   EXPECT_FALSE(client_.connected);
-  EXPECT_EQ(client_.error_text, "certificate verify failed: unable to get local issuer certificate");
+  EXPECT_EQ(client_.error_text,
+            "certificate verify failed: unable to get local issuer certificate");
   ASSERT_TRUE(RunUntil([&] { return server_.error || server_.eof; }));
   EXPECT_FALSE(server_.connected);
 }

@@ -34,9 +34,10 @@ class TlsClientTest : public ::testing::Test {
   // or `cert` (e.g. "other": localhost signed by other-ca.pem), and a client built from
   // `client_lines` in the same [server].
   void Build(const std::string& client_lines, const std::string& cert = "default") {
-    std::string text = "[server]\nListen = 127.0.0.1:8443 ssl\nSSLCertificateFile = " +
-                       P(cert + ".pem") + "\nSSLCertificateKeyFile = " + P(cert + ".key") +
-                       "\n" + client_lines + "ProxyPass = / https://localhost:8443/\n";
+    std::string text =
+        "[server]\nListen = 127.0.0.1:8443 ssl\nSSLCertificateFile = " + P(cert + ".pem") +
+        "\nSSLCertificateKeyFile = " + P(cert + ".key") + "\n" + client_lines +
+        "ProxyPass = / https://localhost:8443/\n";
     config_ = LoadConfig(text);
     ASSERT_NE(config_, nullptr);
     auto sc = ServerContext::Create(*config_, keys_.get());
@@ -138,9 +139,9 @@ TEST_F(TlsClientTest, SendsSniForNames) {
 
 TEST_F(TlsClientTest, SniSelectsTheMembersCertificate) {
   // A member that is itself drover with SNI certificates: the name picks www's.
-  std::string text = ServerConfigText("SSLCertificate = www.example.com " + P("www.pem") + " " +
-                                      P("www.key") + "\nSSLProxyCACertificateFile = " +
-                                      P("ca.pem") + "\n");
+  std::string text =
+      ServerConfigText("SSLCertificate = www.example.com " + P("www.pem") + " " + P("www.key") +
+                       "\nSSLProxyCACertificateFile = " + P("ca.pem") + "\n");
   config_ = LoadConfig(text);
   ASSERT_NE(config_, nullptr);
   server_ = std::move(*ServerContext::Create(*config_, keys_.get()));
@@ -150,8 +151,8 @@ TEST_F(TlsClientTest, SniSelectsTheMembersCertificate) {
 }
 
 TEST_F(TlsClientTest, PresentsTheMachineCertificate) {
-  Build("SSLProxyCACertificateFile = " + P("ca.pem") + "\nSSLProxyMachineCertificateFile = " +
-        P("client.pem") + "\n");
+  Build("SSLProxyCACertificateFile = " + P("ca.pem") +
+        "\nSSLProxyMachineCertificateFile = " + P("client.pem") + "\n");
   client_ssl_ = client_->NewSsl("localhost");
   server_ssl_ = server_->NewSsl();
   ASSERT_NE(client_ssl_, nullptr);

@@ -37,20 +37,17 @@ bool StartsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
-TEST(TlsConfigTest, ValidServerConfigPasses) {
-  EXPECT_EQ(Check(ServerConfigText()), "(ok)");
-}
+TEST(TlsConfigTest, ValidServerConfigPasses) { EXPECT_EQ(Check(ServerConfigText()), "(ok)"); }
 
 TEST(TlsConfigTest, EveryDirectiveValidPasses) {
-  EXPECT_EQ(Check(ServerConfigText("SSLCertificate = www.example.com " + P("www.pem") + " " +
-                                   P("www.key") + "\n" +
-                                   "SSLCertificate = *.example.org " + P("wild-combined.pem") +
-                                   "\n"
-                                   "SSLCipherSuite = ECDHE+AESGCM:!aNULL\n"
-                                   "SSLCipherSuite = TLSv1.3 TLS_AES_128_GCM_SHA256\n"
-                                   "SSLProxyCACertificateFile = " +
-                                   P("ca.pem") + "\nSSLProxyMachineCertificateFile = " +
-                                   P("client.pem") + "\n")),
+  EXPECT_EQ(Check(ServerConfigText(
+                "SSLCertificate = www.example.com " + P("www.pem") + " " + P("www.key") + "\n" +
+                "SSLCertificate = *.example.org " + P("wild-combined.pem") +
+                "\n"
+                "SSLCipherSuite = ECDHE+AESGCM:!aNULL\n"
+                "SSLCipherSuite = TLSv1.3 TLS_AES_128_GCM_SHA256\n"
+                "SSLProxyCACertificateFile = " +
+                P("ca.pem") + "\nSSLProxyMachineCertificateFile = " + P("client.pem") + "\n")),
             "(ok)");
 }
 
@@ -81,9 +78,9 @@ TEST(TlsConfigTest, UnreadableCertificateFile) {
   std::string path = P("unreadable.pem");
   testing::WriteFile(path, "x");
   chmod(path.c_str(), 0);
-  EXPECT_EQ(Check(Server("SSLCertificateFile = " + path + "\n")),
-            "drover.conf:3: SSLCertificateFile: cannot read '" + path +
-                "' (13: Permission denied)");
+  EXPECT_EQ(
+      Check(Server("SSLCertificateFile = " + path + "\n")),
+      "drover.conf:3: SSLCertificateFile: cannot read '" + path + "' (13: Permission denied)");
 }
 
 TEST(TlsConfigTest, CertificateNotPem) {
@@ -95,8 +92,8 @@ TEST(TlsConfigTest, CertificateNotPem) {
 
 TEST(TlsConfigTest, CertificateFileHoldsOnlyAKey) {
   std::string msg = Check(Server("SSLCertificateFile = " + P("default.key") + "\n"));
-  EXPECT_TRUE(StartsWith(msg, "drover.conf:3: SSLCertificateFile: no PEM certificate in '" +
-                                  P("default.key") + "'"))
+  EXPECT_TRUE(StartsWith(
+      msg, "drover.conf:3: SSLCertificateFile: no PEM certificate in '" + P("default.key") + "'"))
       << msg;
 }
 
@@ -124,8 +121,8 @@ TEST(TlsConfigTest, KeyFileNotPem) {
 
 TEST(TlsConfigTest, NoKeyInCertificateFileWhenKeyFileNotGiven) {
   std::string msg = Check(Server("SSLCertificateFile = " + P("default.pem") + "\n"));
-  EXPECT_TRUE(StartsWith(msg, "drover.conf:3: SSLCertificateFile: no PEM private key in '" +
-                                  P("default.pem") + "'"))
+  EXPECT_TRUE(StartsWith(
+      msg, "drover.conf:3: SSLCertificateFile: no PEM private key in '" + P("default.pem") + "'"))
       << msg;
 }
 
@@ -139,19 +136,18 @@ TEST(TlsConfigTest, EncryptedKeyIsRefusedWithoutPrompting) {
 TEST(TlsConfigTest, ExpiredCertificate) {
   std::string msg = Check(Server("SSLCertificateFile = " + P("expired.pem") +
                                  "\nSSLCertificateKeyFile = " + P("expired.key") + "\n"));
-  EXPECT_TRUE(StartsWith(msg, "drover.conf:3: SSLCertificateFile: certificate '" +
-                                  P("expired.pem") + "' expired on "))
+  EXPECT_TRUE(StartsWith(
+      msg, "drover.conf:3: SSLCertificateFile: certificate '" + P("expired.pem") + "' expired on "))
       << msg;
   EXPECT_NE(msg.find(" GMT"), std::string::npos) << msg;
 }
 
 TEST(TlsConfigTest, ExpiredSniCertificateNamesItsLine) {
-  std::string msg = Check(ServerConfigText("SSLCertificate = www.example.com " +
-                                           P("www.pem") + " " + P("www.key") + "\n" +
-                                           "SSLCertificate = expired.test " + P("expired.pem") +
-                                           " " + P("expired.key") + "\n"));
-  EXPECT_TRUE(StartsWith(msg, "drover.conf:6: SSLCertificate: certificate '" + P("expired.pem") +
-                                  "' expired on "))
+  std::string msg = Check(ServerConfigText(
+      "SSLCertificate = www.example.com " + P("www.pem") + " " + P("www.key") + "\n" +
+      "SSLCertificate = expired.test " + P("expired.pem") + " " + P("expired.key") + "\n"));
+  EXPECT_TRUE(StartsWith(
+      msg, "drover.conf:6: SSLCertificate: certificate '" + P("expired.pem") + "' expired on "))
       << msg;
 }
 
@@ -165,55 +161,61 @@ TEST(TlsConfigTest, SniKeyMismatchNamesItsLine) {
 TEST(TlsConfigTest, SniCertificateWithoutKeyInItsFile) {
   std::string msg =
       Check(ServerConfigText("SSLCertificate = www.example.com " + P("www.pem") + "\n"));
-  EXPECT_TRUE(StartsWith(msg, "drover.conf:5: SSLCertificate: no PEM private key in '" +
-                                  P("www.pem") + "'"))
+  EXPECT_TRUE(StartsWith(
+      msg, "drover.conf:5: SSLCertificate: no PEM private key in '" + P("www.pem") + "'"))
       << msg;
 }
 
 TEST(TlsConfigTest, NoUsableCipher) {
   std::string msg = Check(ServerConfigText("SSLCipherSuite = NOPE:ALSO-NOPE\n"));
-  EXPECT_TRUE(StartsWith(msg, "drover.conf:5: SSLCipherSuite: no usable cipher in "
-                              "'NOPE:ALSO-NOPE'"))
+  EXPECT_TRUE(StartsWith(msg,
+                         "drover.conf:5: SSLCipherSuite: no usable cipher in "
+                         "'NOPE:ALSO-NOPE'"))
       << msg;
 }
 
 TEST(TlsConfigTest, NoUsableTls13CipherSuite) {
   std::string msg =
       Check(ServerConfigText("SSLCipherSuite = HIGH\nSSLCipherSuite = TLSv1.3 TLS_NOPE\n"));
-  EXPECT_TRUE(StartsWith(msg, "drover.conf:6: SSLCipherSuite: no usable TLSv1.3 cipher suite in "
-                              "'TLS_NOPE'"))
+  EXPECT_TRUE(StartsWith(msg,
+                         "drover.conf:6: SSLCipherSuite: no usable TLSv1.3 cipher suite in "
+                         "'TLS_NOPE'"))
       << msg;
 }
 
 TEST(TlsConfigTest, MissingCaFile) {
-  EXPECT_EQ(Check("[server]\nListen = 80\nSSLProxyCACertificateFile = " + P("missing-ca.pem") +
-                  "\n"),
-            "drover.conf:3: SSLProxyCACertificateFile: cannot read '" + P("missing-ca.pem") +
-                "' (2: No such file or directory)");
+  EXPECT_EQ(
+      Check("[server]\nListen = 80\nSSLProxyCACertificateFile = " + P("missing-ca.pem") + "\n"),
+      "drover.conf:3: SSLProxyCACertificateFile: cannot read '" + P("missing-ca.pem") +
+          "' (2: No such file or directory)");
 }
 
 TEST(TlsConfigTest, CaFileWithoutCertificates) {
   std::string msg =
       Check("[server]\nListen = 80\nSSLProxyCACertificateFile = " + P("garbage.pem") + "\n");
-  EXPECT_TRUE(StartsWith(msg, "drover.conf:3: SSLProxyCACertificateFile: no usable CA "
-                              "certificate in '" +
-                                  P("garbage.pem") + "'"))
+  EXPECT_TRUE(StartsWith(msg,
+                         "drover.conf:3: SSLProxyCACertificateFile: no usable CA "
+                         "certificate in '" +
+                             P("garbage.pem") + "'"))
       << msg;
 }
 
 TEST(TlsConfigTest, MachineCertificateWithoutKey) {
-  std::string msg = Check("[server]\nListen = 80\nProxyPass = / https://127.0.0.1:1/\n"
-                          "SSLProxyMachineCertificateFile = " +
-                          P("client-cert-only.pem") + "\n");
-  EXPECT_TRUE(StartsWith(msg, "drover.conf:4: SSLProxyMachineCertificateFile: no PEM private "
-                              "key in '" +
-                                  P("client-cert-only.pem") + "'"))
+  std::string msg = Check(
+      "[server]\nListen = 80\nProxyPass = / https://127.0.0.1:1/\n"
+      "SSLProxyMachineCertificateFile = " +
+      P("client-cert-only.pem") + "\n");
+  EXPECT_TRUE(StartsWith(msg,
+                         "drover.conf:4: SSLProxyMachineCertificateFile: no PEM private "
+                         "key in '" +
+                             P("client-cert-only.pem") + "'"))
       << msg;
 }
 
 TEST(TlsConfigTest, ExpiredMachineCertificate) {
-  std::string msg = Check("[server]\nListen = 80\nSSLProxyMachineCertificateFile = " +
-                          P("expired-combined.pem") + "\n");
+  std::string msg =
+      Check("[server]\nListen = 80\nSSLProxyMachineCertificateFile = " + P("expired-combined.pem") +
+            "\n");
   EXPECT_TRUE(StartsWith(msg, "drover.conf:3: SSLProxyMachineCertificateFile: certificate '" +
                                   P("expired-combined.pem") + "' expired on "))
       << msg;
@@ -224,9 +226,9 @@ TEST(TlsConfigTest, NeedsContexts) {
   ASSERT_NE(plain, nullptr);
   EXPECT_FALSE(NeedsServerContext(*plain));
   EXPECT_FALSE(NeedsClientContext(*plain));
-  auto both = LoadConfig(ServerConfigText(
-      "[balancer://b]\nBalancerMember = http://127.0.0.1:1\n"
-      "BalancerMember = https://127.0.0.1:2\n"));
+  auto both =
+      LoadConfig(ServerConfigText("[balancer://b]\nBalancerMember = http://127.0.0.1:1\n"
+                                  "BalancerMember = https://127.0.0.1:2\n"));
   ASSERT_NE(both, nullptr);
   EXPECT_TRUE(NeedsServerContext(*both));
   EXPECT_TRUE(NeedsClientContext(*both));

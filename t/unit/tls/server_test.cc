@@ -27,9 +27,8 @@ using testing::ServerConfigText;
 std::string P(const std::string& name) { return Pki::Get().Path(name); }
 
 std::string SniConfig() {
-  return ServerConfigText("SSLCertificate = www.example.com " + P("www.pem") + " " +
-                          P("www.key") + "\nSSLCertificate = *.example.org " +
-                          P("wild-combined.pem") + "\n");
+  return ServerConfigText("SSLCertificate = www.example.com " + P("www.pem") + " " + P("www.key") +
+                          "\nSSLCertificate = *.example.org " + P("wild-combined.pem") + "\n");
 }
 
 class TlsServerTest : public ::testing::Test {
@@ -200,8 +199,9 @@ TEST_F(TlsServerTest, Tls12OnlyNegotiatesTls12) {
 }
 
 TEST_F(TlsServerTest, CipherSuitesApply) {
-  auto sc = Make(ServerConfigText("SSLCipherSuite = ECDHE-ECDSA-AES256-GCM-SHA384\n"
-                                  "SSLCipherSuite = TLSv1.3 TLS_CHACHA20_POLY1305_SHA256\n"));
+  auto sc =
+      Make(ServerConfigText("SSLCipherSuite = ECDHE-ECDSA-AES256-GCM-SHA384\n"
+                            "SSLCipherSuite = TLSv1.3 TLS_CHACHA20_POLY1305_SHA256\n"));
   ASSERT_NE(sc, nullptr);
   SslPtr c13 = PlainClient();
   SslPtr s13 = sc->NewSsl();

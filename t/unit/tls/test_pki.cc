@@ -152,8 +152,8 @@ Pki::Pki() {
       WriteFile(Path("encrypted.key"), KeyPem(c.key.get(), "secret"));
     }
   }
-  Cert client = MakeCert("drover-client", &ca, false, "DNS:drover-client", -kDay, 30 * kDay,
-                         "clientAuth");
+  Cert client =
+      MakeCert("drover-client", &ca, false, "DNS:drover-client", -kDay, 30 * kDay, "clientAuth");
   WriteFile(Path("client.pem"), CertPem(client.x509.get()) + KeyPem(client.key.get()));
   WriteFile(Path("client-cert-only.pem"), CertPem(client.x509.get()));
   WriteFile(Path("garbage.pem"), "this is not PEM\n");
@@ -248,7 +248,8 @@ bool Handshake(SSL* client, SSL* server, std::string* error) {
 namespace {
 
 bool Transfer(SSL* from, SSL* to, const std::string& data) {
-  if (SSL_write(from, data.data(), static_cast<int>(data.size())) != static_cast<int>(data.size())) {
+  if (SSL_write(from, data.data(), static_cast<int>(data.size())) !=
+      static_cast<int>(data.size())) {
     return false;
   }
   std::string got;

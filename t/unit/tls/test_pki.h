@@ -57,7 +57,7 @@ bool Exchange(SSL* client, SSL* server);
 
 // A full handshake plus Exchange with a fresh server SSL from `ctx`; returns the client's
 // session (nullptr on failure), and sets *reused when given.
-SslSessionPtr Connect(ServerContext& ctx, SSL_SESSION* resume, bool* reused,
-                      int max_version = 0, const std::string& sni = "");
+SslSessionPtr Connect(ServerContext& ctx, SSL_SESSION* resume, bool* reused, int max_version = 0,
+                      const std::string& sni = "");
 
 }  // namespace drover::tls::testing
