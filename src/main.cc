@@ -17,6 +17,7 @@
 
 #include "config/config.h"
 #include "master/master.h"
+#include "tls/tls.h"
 #include "worker/privileges.h"
 
 namespace {
@@ -147,6 +148,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (test) {
+    // Certificates, keys, CA files and cipher lists, with the line at fault.
+    drover::core::Status tls = drover::tls::CheckConfig(**cfg);
+    if (!tls.ok()) {
+      fprintf(stderr, "drover: %s\n", tls.message().c_str());
+      fprintf(stderr, "drover: configuration file %s test failed\n", file.c_str());
+      return 1;
+    }
     if (!OpenFiles(**cfg, file)) {
       fprintf(stderr, "drover: configuration file %s test failed\n", file.c_str());
       return 1;

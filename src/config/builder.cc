@@ -16,7 +16,8 @@
 //    literal, and unquoted words are taken verbatim). Dump quotes the same way.
 //  - Every single-valued directive may appear once (an error names the second
 //    line). Repeatable: Listen, ProxyPass, ProxyPassMatch, ProxyPassReverse,
-//    ProxyPassReverseCookieDomain/Path, StatusAllow, BalancerMember, ProxySet.
+//    ProxyPassReverseCookieDomain/Path, StatusAllow, SSLCertificate, BalancerMember,
+//    ProxySet; SSLCipherSuite once per protocol (see below).
 //    The first StatusAllow replaces the default list; later ones add to it.
 //  - Durations (Timeout, ProxyTimeout, retry=, ...) are seconds; a ms/s/m/h
 //    suffix is accepted (core::ParseDurationMs). Dump writes seconds, or ms
@@ -33,6 +34,17 @@
 //  - BalancerManager and Metrics are `off` or a path starting with '/', and
 //    must differ.
 //  - SSLProtocol is one of TLSv1.2, TLSv1.3, TLSv1.2+, TLSv1.3+ ("+": and later).
+//  - SSL files and cipher lists are only syntax-checked here; tls::CheckConfig() opens and
+//    verifies them (readable, parseable, key matches, not expired) with these lines.
+//  - SSLCertificate = SERVERNAME CERTFILE [KEYFILE] (repeatable) adds an SNI certificate;
+//    SERVERNAME is a host name or `*.domain` (one leftmost label), unique, case-insensitive.
+//    KEYFILE defaults to CERTFILE, like SSLCertificateKeyFile. The SSLCertificateFile pair
+//    stays the default certificate, so SSLCertificate requires SSLCertificateFile.
+//  - SSLCipherSuite follows Apache 2.4.37+: `SSLCipherSuite = LIST` or `= SSL LIST` sets the
+//    TLS <= 1.2 list, `= TLSv1.3 LIST` the TLS 1.3 suites; each protocol at most once.
+//  - SSLSessionTicketKeyRotation is 1s-7d (default 1h); a ticket stays valid for at most
+//    two rotation periods (the current and the previous key are accepted).
+//  - SSLProxyCheckPeerName (default On) applies only with SSLProxyVerify require.
 //  - LimitRequestFields is 1-32767 (Apache's 0 = unlimited is not offered);
 //    LimitRequestLine and LimitRequestFieldSize are 256-1048576 bytes;
 //    WorkerProcesses is auto or 1-1024; WorkerConnections 1-1000000; every
@@ -363,16 +375,33 @@ class Builder {
   Status Metrics(const std::string& v) { return StatusPath(v, &cfg_->server.metrics); }
   Status StatusAllow(const std::string& v);
   Status SslCertificateFile(const std::string& v) {
+    cfg_->server.ssl_lines.certificate_file = line_;
     return Path(v, &cfg_->server.ssl_certificate_file);
   }
   Status SslCertificateKeyFile(const std::string& v) {
+    cfg_->server.ssl_lines.certificate_key_file = line_;
     return Path(v, &cfg_->server.ssl_certificate_key_file);
   }
+  Status SslCertificate(const std::string& v);
   Status SslProtocol(const std::string& v);
-  Status SslCipherSuite(const std::string& v) { return OneWord(v, &cfg_->server.ssl_cipher_suite); }
+  Status SslCipherSuite(const std::string& v);
+  Status SslSessionTickets(const std::string& v) {
+    return Bool(v, &cfg_->server.ssl_session_tickets);
+  }
+  Status SslSessionTicketKeyRotation(const std::string& v) {
+    return Duration(v, 1000, 7 * kDay, &cfg_->server.ssl_session_ticket_key_rotation_ms);
+  }
   Status SslProxyVerify(const std::string& v);
   Status SslProxyCaCertificateFile(const std::string& v) {
+    cfg_->server.ssl_lines.proxy_ca_certificate_file = line_;
     return Path(v, &cfg_->server.ssl_proxy_ca_certificate_file);
+  }
+  Status SslProxyCheckPeerName(const std::string& v) {
+    return Bool(v, &cfg_->server.ssl_proxy_check_peer_name);
+  }
+  Status SslProxyMachineCertificateFile(const std::string& v) {
+    cfg_->server.ssl_lines.proxy_machine_certificate_file = line_;
+    return Path(v, &cfg_->server.ssl_proxy_machine_certificate_file);
   }
   // [balancer://NAME]
   Status BalancerMember(const std::string& v);
@@ -431,10 +460,17 @@ const Directive Builder::kDirectives[] = {
     {"StatusAllow", SectionKind::kServer, true, &Builder::StatusAllow},
     {"SSLCertificateFile", SectionKind::kServer, false, &Builder::SslCertificateFile},
     {"SSLCertificateKeyFile", SectionKind::kServer, false, &Builder::SslCertificateKeyFile},
+    {"SSLCertificate", SectionKind::kServer, true, &Builder::SslCertificate},
     {"SSLProtocol", SectionKind::kServer, false, &Builder::SslProtocol},
-    {"SSLCipherSuite", SectionKind::kServer, false, &Builder::SslCipherSuite},
+    {"SSLCipherSuite", SectionKind::kServer, true, &Builder::SslCipherSuite},
+    {"SSLSessionTickets", SectionKind::kServer, false, &Builder::SslSessionTickets},
+    {"SSLSessionTicketKeyRotation", SectionKind::kServer, false,
+     &Builder::SslSessionTicketKeyRotation},
     {"SSLProxyVerify", SectionKind::kServer, false, &Builder::SslProxyVerify},
     {"SSLProxyCACertificateFile", SectionKind::kServer, false, &Builder::SslProxyCaCertificateFile},
+    {"SSLProxyCheckPeerName", SectionKind::kServer, false, &Builder::SslProxyCheckPeerName},
+    {"SSLProxyMachineCertificateFile", SectionKind::kServer, false,
+     &Builder::SslProxyMachineCertificateFile},
     {"BalancerMember", SectionKind::kBalancer, true, &Builder::BalancerMember},
     {"ProxySet", SectionKind::kBalancer, true, &Builder::ProxySet},
 };
@@ -946,6 +982,92 @@ Status Builder::SslProtocol(const std::string& v) {
   return Err("unsupported protocol '" + w + "' (TLSv1.2, TLSv1.3, TLSv1.2+ or TLSv1.3+)");
 }
 
+// A host name, or "*." and a host name: labels of letters, digits, '-' and '_' (seen in
+// real certificates), each 1-63 characters, not starting or ending with '-'.
+bool ValidServerName(std::string_view name) {
+  if (name.size() > 2 && name[0] == '*' && name[1] == '.') {
+    name.remove_prefix(2);
+  }
+  if (name.empty() || name.size() > 253) {
+    return false;
+  }
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t dot = name.find('.', start);
+    std::string_view label =
+        name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+        return false;
+      }
+    }
+    if (dot == std::string_view::npos) {
+      break;
+    }
+    start = dot + 1;
+  }
+  return true;
+}
+
+Status Builder::SslCertificate(const std::string& v) {
+  std::vector<std::string> w;
+  Status st = Words(v, &w);
+  if (!st.ok()) {
+    return st;
+  }
+  if (w.size() < 2 || w.size() > 3 || w[1].empty() || (w.size() == 3 && w[2].empty())) {
+    return Err("expected 'SERVERNAME CERTFILE [KEYFILE]', got '" + v + "'");
+  }
+  std::string name = core::ToLower(w[0]);
+  if (!ValidServerName(name)) {
+    return Err("invalid server name '" + w[0] + "' (a host name, or *.domain for a wildcard)");
+  }
+  for (const SslCertificateConfig& other : cfg_->server.ssl_certificates) {
+    if (other.server_name == name) {
+      return Err("duplicate server name '" + name + "' (first given on line " +
+                 std::to_string(other.line) + ")");
+    }
+  }
+  SslCertificateConfig c;
+  c.server_name = name;
+  c.certificate_file = Absolute(w[1]);
+  c.key_file = w.size() == 3 ? Absolute(w[2]) : c.certificate_file;
+  c.line = line_;
+  cfg_->server.ssl_certificates.push_back(std::move(c));
+  return Status::Ok();
+}
+
+Status Builder::SslCipherSuite(const std::string& v) {
+  std::vector<std::string> w;
+  Status st = Words(v, &w);
+  if (!st.ok()) {
+    return st;
+  }
+  if (w.empty() || w.size() > 2 || w.back().empty()) {
+    return Err("expected '[SSL|TLSv1.3] CIPHERS', got '" + v + "'");
+  }
+  bool tls13 = false;
+  if (w.size() == 2) {
+    if (core::IEquals(w[0], "TLSv1.3")) {
+      tls13 = true;
+    } else if (!core::IEquals(w[0], "SSL")) {
+      return Err("unknown protocol '" + w[0] + "' (SSL for TLS 1.2 and below, or TLSv1.3)");
+    }
+  }
+  ServerConfig& s = cfg_->server;
+  int* line = tls13 ? &s.ssl_lines.cipher_suite_tls13 : &s.ssl_lines.cipher_suite;
+  if (*line != 0) {
+    return Err(std::string("duplicate ") + (tls13 ? "TLSv1.3" : "SSL") +
+               " cipher suite (first given on line " + std::to_string(*line) + ")");
+  }
+  *line = line_;
+  (tls13 ? s.ssl_cipher_suite_tls13 : s.ssl_cipher_suite) = w.back();
+  return Status::Ok();
+}
+
 Status Builder::SslProxyVerify(const std::string& v) {
   std::string w;
   Status st = OneWord(v, &w);
@@ -1442,6 +1564,11 @@ Status Builder::Finish() {
   if (s.ssl_certificate_key_file.empty()) {
     s.ssl_certificate_key_file = s.ssl_certificate_file;
   }
+  if (!s.ssl_certificates.empty() && s.ssl_certificate_file.empty()) {
+    errors.emplace_back(s.ssl_certificates[0].line,
+                        "SSLCertificate: needs SSLCertificateFile (the default certificate) in "
+                        "[server]");
+  }
   for (const ListenConfig& l : s.listens) {
     if (l.ssl && s.ssl_certificate_file.empty()) {
       errors.emplace_back(l.line, "Listen: '" + l.text + "' needs SSLCertificateFile in [server]");
@@ -1840,10 +1967,23 @@ std::string Dump(const Config& c) {
   };
   optional("SSLCertificateFile", s.ssl_certificate_file, "(none)");
   optional("SSLCertificateKeyFile", s.ssl_certificate_key_file, "(the certificate file)");
+  for (const SslCertificateConfig& sc : s.ssl_certificates) {
+    w.Directive("SSLCertificate",
+                std::vector<std::string>{sc.server_name, sc.certificate_file, sc.key_file});
+  }
   w.Directive("SSLProtocol", s.ssl_protocol);
   optional("SSLCipherSuite", s.ssl_cipher_suite, "(OpenSSL default)");
+  if (s.ssl_cipher_suite_tls13.empty()) {
+    w.Raw("# SSLCipherSuite = TLSv1.3 (OpenSSL default)\n");
+  } else {
+    w.Directive("SSLCipherSuite", std::vector<std::string>{"TLSv1.3", s.ssl_cipher_suite_tls13});
+  }
+  w.Directive("SSLSessionTickets", OnOff(s.ssl_session_tickets));
+  w.Directive("SSLSessionTicketKeyRotation", FormatDuration(s.ssl_session_ticket_key_rotation_ms));
   w.Directive("SSLProxyVerify", s.ssl_proxy_verify ? "require" : "none");
   optional("SSLProxyCACertificateFile", s.ssl_proxy_ca_certificate_file, "(system store)");
+  w.Directive("SSLProxyCheckPeerName", OnOff(s.ssl_proxy_check_peer_name));
+  optional("SSLProxyMachineCertificateFile", s.ssl_proxy_machine_certificate_file, "(none)");
 
   for (const BalancerConfig& b : c.balancers) {
     if (b.implicit) {

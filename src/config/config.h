@@ -140,6 +140,14 @@ struct ListenConfig {
   int line = 0;
 };
 
+// One SSLCertificate line: the certificate chosen by SNI for `server_name`.
+struct SslCertificateConfig {
+  std::string server_name;        // lower-case; "www.example.com" or "*.example.com"
+  std::string certificate_file;  // absolute; PEM, leaf first, then its chain
+  std::string key_file;          // absolute; = certificate_file when not given
+  int line = 0;
+};
+
 struct GlobalConfig {
   std::string user = "nobody";
   std::string group = "nogroup";
@@ -176,13 +184,29 @@ struct ServerConfig {
   std::string balancer_manager;   // path or ""
   std::string metrics;            // path or ""
   std::vector<std::string> status_allow = {"127.0.0.0/8", "::1"};
-  // TLS (issue 7) — parsed and validated, used by tls/.
+  // TLS (issue 7). The builder checks syntax only; tls::CheckConfig() opens and checks the
+  // files and cipher lists (config/ includes no OpenSSL) and names the lines below.
   std::string ssl_certificate_file;
   std::string ssl_certificate_key_file;
+  std::vector<SslCertificateConfig> ssl_certificates;  // SSLCertificate (SNI), in file order
   std::string ssl_protocol = "TLSv1.2+";
-  std::string ssl_cipher_suite;
+  std::string ssl_cipher_suite;        // TLS <= 1.2 cipher list; "" = OpenSSL default
+  std::string ssl_cipher_suite_tls13;  // `SSLCipherSuite = TLSv1.3 ...`; "" = OpenSSL default
+  bool ssl_session_tickets = true;
+  int64_t ssl_session_ticket_key_rotation_ms = 3600000;
   bool ssl_proxy_verify = true;
   std::string ssl_proxy_ca_certificate_file;
+  bool ssl_proxy_check_peer_name = true;
+  std::string ssl_proxy_machine_certificate_file;  // PEM: certificate (+ chain) and key
+  // Lines of the SSL directives (0 = not given), for "FILE:LINE:" messages from tls/.
+  struct SslLines {
+    int certificate_file = 0;
+    int certificate_key_file = 0;
+    int cipher_suite = 0;
+    int cipher_suite_tls13 = 0;
+    int proxy_ca_certificate_file = 0;
+    int proxy_machine_certificate_file = 0;
+  } ssl_lines;
 };
 
 struct Config {
