@@ -19,6 +19,7 @@
 
 #include "core/log.h"
 #include "core/strings.h"
+#include "health/checker.h"
 #include "master/listeners.h"
 #include "shm/slot_table.h"
 #include "worker/privileges.h"
@@ -102,6 +103,7 @@ pid_t LiveDroverPid(const std::string& path) {
 
 struct Child {
   pid_t pid = 0;
+  bool health = false;     // the health-check process, not a worker
   int state_index = -1;
   uint64_t generation = 0;
   int slot = 0;
@@ -121,6 +123,7 @@ class Master {
   core::Status OpenLogs(const config::Config& c, int* access_fd);
   void ChownToWorker(int fd);
   pid_t SpawnWorker(int slot);
+  pid_t SpawnHealthChecker();
   void SpawnWorkers();
   void Reap();
   void Reload();
@@ -130,7 +133,7 @@ class Master {
   bool AnyChildren() const { return !children_.empty(); }
   bool HasCurrentWorkers() const {
     for (const auto& c : children_) {
-      if (c.generation == generation_ && !c.stopping) {
+      if (c.generation == generation_ && !c.stopping && !c.health) {
         return true;
       }
     }
@@ -319,6 +322,45 @@ void Master::SpawnWorkers() {
   for (int i = 0; i < n; ++i) {
     SpawnWorker(i);
   }
+  if (health::NeedsHealthChecker(*config_)) {
+    SpawnHealthChecker();
+  }
+}
+
+// One process runs every active health check of the generation (results go
+// to the slot table); respawned like a worker.
+pid_t Master::SpawnHealthChecker() {
+  pid_t pid = fork();
+  if (pid < 0) {
+    DLOG(kAlert, "fork() failed %s", Errno(errno).c_str());
+    return -1;
+  }
+  if (pid == 0) {
+    for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGCHLD, SIGALRM}) {
+      signal(sig, SIG_DFL);
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    for (auto& l : listeners_) {
+      for (int fd : l.fds) {
+        if (fd >= 0) {
+          close(fd);
+        }
+      }
+    }
+    health::HealthContext ctx;
+    ctx.config = config_;
+    ctx.table = table_.get();
+    ctx.generation = generation_;
+    _exit(health::RunHealthChecker(ctx));
+  }
+  Child c;
+  c.pid = pid;
+  c.health = true;
+  c.generation = generation_;
+  children_.push_back(c);
+  return pid;
 }
 
 void Master::StopGeneration(uint64_t generation, int sig, int64_t deadline_ms) {
@@ -427,7 +469,11 @@ void Master::Reap() {
              static_cast<int>(pid));
         break;
       }
-      if (c.generation == generation_ && !g_quit && !g_terminate) {
+      if (c.generation == generation_ && !g_quit && !g_terminate && c.health) {
+        pid_t np = SpawnHealthChecker();
+        DLOG(kNotice, "respawned health checker %d as %d", static_cast<int>(pid),
+             static_cast<int>(np));
+      } else if (c.generation == generation_ && !g_quit && !g_terminate) {
         pid_t np = SpawnWorker(c.slot);
         DLOG(kNotice, "respawned worker %d as %d", static_cast<int>(pid), static_cast<int>(np));
       }

@@ -6,9 +6,7 @@ as the distribution of their requests (X-Backend) and operators in the error log
 The member under test is a small Python server whose /health answer the test switches;
 all its other paths answer 200, so only the health check can take it out of rotation.
 hcinterval=1 (the config's minimum) keeps each test at a few seconds.
-
-Until the master forks the checker (src/health/checker.h, RunHealthChecker) these tests
-xfail with a message saying so; once it does, they run in full."""
+"""
 import http.server
 import re
 import threading
@@ -110,11 +108,7 @@ def cluster(drover, members):
 
 def require_checker(d):
     """The master forks WorkerProcesses workers plus one health checker."""
-    try:
-        d.wait_workers(WORKERS + 1, timeout=3)
-    except dr.HarnessError:
-        pytest.xfail("the master does not fork the health checker yet "
-                     "(master wiring of health::RunHealthChecker pending)")
+    d.wait_workers(WORKERS + 1, timeout=10)
 
 
 def who(d, path="/"):
