@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -155,7 +156,19 @@ class Master {
   std::string pid_file_;
   worker::WorkerState* states_ = nullptr;  // kMaxWorkerStates entries, MAP_SHARED
   int exit_code_ = 0;
+  std::string status_secret_;  // balancer-manager nonce secret of this generation
+  void NewStatusSecret();
 };
+
+void Master::NewStatusSecret() {
+  status_secret_.assign(32, '\0');
+  if (getrandom(status_secret_.data(), status_secret_.size(), 0) !=
+      static_cast<ssize_t>(status_secret_.size())) {
+    DLOG(kError, "getrandom() failed %s: balancer-manager edits are disabled",
+         Errno(errno).c_str());
+    status_secret_.clear();
+  }
+}
 
 int Master::WorkerCount() const {
   int n = config_->global.worker_processes;
@@ -300,6 +313,7 @@ pid_t Master::SpawnWorker(int slot) {
     ctx.generation = generation_;
     ctx.slot = slot;
     ctx.state = &states_[index];
+    ctx.status_secret = status_secret_;
     sigprocmask(SIG_SETMASK, &empty, nullptr);
     _exit(worker::RunWorker(ctx));
   }
@@ -562,6 +576,7 @@ void Master::Reload() {
   StopGeneration(old_generation, SIGQUIT,
                  NowMs() + config_->global.graceful_shutdown_timeout_ms + 5000);
   WaitNotAccepting(old_generation, 500);
+  NewStatusSecret();
   SpawnWorkers();
   WaitAccepting(5000);
   DLOG(kNotice, "configuration reloaded, generation %llu",
@@ -634,6 +649,7 @@ int Master::Run() {
     }
   }
   WritePidFile();
+  NewStatusSecret();
   SpawnWorkers();
   WaitAccepting(5000);
   DLOG(kNotice, "drover %s started, %d workers", DROVER_VERSION, WorkerCount());

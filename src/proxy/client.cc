@@ -23,6 +23,8 @@ constexpr size_t kLowWater = 64 * 1024;
 // Most bytes read from a client while a request is being handled (pipelining).
 constexpr size_t kClientReadMax = 64 * 1024;
 constexpr int64_t kLingerMs = 2000;
+// Largest request body the balancer-manager accepts (forms and JSON edits).
+constexpr uint64_t kLocalBodyMax = 64 * 1024;
 // Idle connections of a draining worker are closed after this much silence.
 constexpr int64_t kShutdownGraceMs = 1000;
 
@@ -30,10 +32,17 @@ const char* StatusReason(int status) {
   switch (status) {
     case 100: return "Continue";
     case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
     case 408: return "Request Timeout";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
@@ -189,7 +198,9 @@ void ClientConn::OnRead() {
       ProcessInput();
       break;
     case State::kProxying:
-      if (!req_body_done_ && up_ != nullptr && up_->connected_) {
+      if (local_ != 0) {
+        PumpLocalBody();
+      } else if (!req_body_done_ && up_ != nullptr && up_->connected_) {
         PumpRequestBody();
       }
       break;
@@ -361,6 +372,8 @@ void ClientConn::ResetExchange() {
   client_paused_ = false;
   retried_stale_ = false;
   waiting_member_ = false;
+  local_ = 0;
+  local_body_.clear();
   resp_state_ = RespState::kNone;
   req_body_done_ = true;
   req_remaining_ = 0;
@@ -410,6 +423,20 @@ void ClientConn::StartExchange() {
     }
   }
 
+  // Status paths are matched before proxy rules (SPEC §4).
+  if (server_->status() != nullptr) {
+    std::string_view path = req_.path;
+    const std::string& bm = sc.balancer_manager;
+    if (!bm.empty() && path.substr(0, bm.size()) == bm &&
+        (path.size() == bm.size() || path[bm.size()] == '/')) {
+      StartStatus(1);
+      return;
+    }
+    if (!sc.metrics.empty() && path == sc.metrics) {
+      StartStatus(2);
+      return;
+    }
+  }
   if (sc.limit_request_body > 0 && req_.body == http::BodyKind::kLength &&
       req_.content_length > static_cast<uint64_t>(sc.limit_request_body)) {
     SendLocal(413, "request body larger than LimitRequestBody", true);
@@ -1379,6 +1406,106 @@ void ClientConn::WriteAccessLog() {
   FormatAccessLog(sc.access_format, r, buf);
   ssize_t w = write(fd, buf->data(), buf->size());
   (void)w;
+}
+
+// ------------------------------------------------------------- status pages
+
+// The balancer-manager or the metrics page, answered by this worker from the
+// slot table (status/). Only clients inside StatusAllow get it; a body (the
+// manager's forms and JSON edits) is read whole first, up to kLocalBodyMax.
+void ClientConn::StartStatus(int kind) {
+  if (!server_->status()->Allowed(peer_ip_)) {
+    DLOG(kInfo, "client %s: status page %.*s refused (StatusAllow)", peer_ip_.c_str(),
+         static_cast<int>(req_.path.size()), req_.path.data());
+    SendLocal(403, "not allowed by StatusAllow", !req_body_done_);
+    return;
+  }
+  if (req_.body == http::BodyKind::kChunked) {
+    SendLocal(411, "the status pages need a Content-Length body", true);
+    return;
+  }
+  if (req_.content_length > kLocalBodyMax) {
+    SendLocal(413, "request body too large for the status pages", true);
+    return;
+  }
+  local_ = kind;
+  local_body_.clear();
+  if (req_body_done_) {
+    RunStatus();
+  } else {
+    PumpLocalBody();
+  }
+}
+
+void ClientConn::PumpLocalBody() {
+  evbuffer* in = bufferevent_get_input(bev_);
+  size_t avail = evbuffer_get_length(in);
+  size_t take = avail < req_remaining_ ? avail : static_cast<size_t>(req_remaining_);
+  if (take > 0) {
+    size_t old = local_body_.size();
+    local_body_.resize(old + take);
+    evbuffer_remove(in, local_body_.data() + old, take);
+    req_remaining_ -= take;
+    req_bytes_ += take;
+  }
+  if (req_remaining_ == 0) {
+    req_body_done_ = true;
+    RunStatus();
+  }
+}
+
+void ClientConn::RunStatus() {
+  status::StatusRequest sr;
+  sr.method = req_.method;
+  sr.path = req_.path;
+  sr.query = req_.query;
+  sr.body = local_body_;
+  sr.client_ip = peer_ip_;
+  sr.host = req_.host;
+  for (const auto& h : req_.headers) {
+    if (core::IEquals(h.name, "content-type")) {
+      sr.content_type = h.value;
+    } else if (core::IEquals(h.name, "referer")) {
+      sr.referer = h.value;
+    } else if (core::IEquals(h.name, "origin")) {
+      sr.origin = h.value;
+    } else if (core::IEquals(h.name, "x-drover-nonce")) {
+      sr.nonce_header = h.value;
+    }
+  }
+  int64_t now_ms = WallUs() / 1000;
+  status::StatusResponse r = local_ == 1 ? server_->status()->HandleManager(sr, now_ms)
+                                         : server_->status()->HandleMetrics(sr, now_ms);
+  status_ = r.status;
+  if (server_->shutting_down() || shutting_down_) {
+    keep_alive_ = false;
+  }
+  std::string& h = up_head_;
+  h.clear();
+  h.append("HTTP/1.1 ");
+  h.append(std::to_string(r.status));
+  h.push_back(' ');
+  h.append(StatusReason(r.status));
+  h.append("\r\n");
+  if (!r.content_type.empty()) {
+    AppendHeader(&h, "Content-Type", r.content_type);
+  }
+  for (const auto& kv : r.headers) {
+    AppendHeader(&h, kv.first, kv.second);
+  }
+  h.append("Content-Length: ");
+  h.append(std::to_string(r.body.size()));
+  h.append(keep_alive_ ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+  evbuffer* out = bufferevent_get_output(bev_);
+  evbuffer_add(out, h.data(), h.size());
+  resp_bytes_ += h.size();
+  if (req_.method != "HEAD") {
+    evbuffer_add(out, r.body.data(), r.body.size());
+    resp_body_bytes_ = r.body.size();
+  }
+  resp_state_ = RespState::kDone;
+  local_ = 0;
+  FinishExchange();
 }
 
 // ------------------------------------------------------------------- tunnel

@@ -84,8 +84,12 @@ void UpstreamConn::EventCb(bufferevent*, short events, void* arg) noexcept {
 // ---------------------------------------------------------------------- Server
 
 Server::Server(event_base* base, std::shared_ptr<const config::Config> config,
-               shm::SlotTable* table, int access_log_fd)
-    : base_(base), config_(std::move(config)), table_(table), access_log_fd_(access_log_fd) {}
+               shm::SlotTable* table, int access_log_fd, std::string status_secret)
+    : base_(base),
+      config_(std::move(config)),
+      table_(table),
+      access_log_fd_(access_log_fd),
+      status_secret_(std::move(status_secret)) {}
 
 Server::~Server() {
   while (clients_ != nullptr) {
@@ -153,6 +157,10 @@ bool Server::Init() {
   for (const auto& r : sc.cookie_path) {
     cookie_path_.push_back({r.internal, r.pub});
   }
+  if (!sc.balancer_manager.empty() || !sc.metrics.empty()) {
+    status_ = std::make_unique<status::StatusContext>(config_.get(), table_, &balancers_,
+                                                      status_secret_);
+  }
   reaper_ = event_new(base_, -1, 0, ReaperCb, this);
   return reaper_ != nullptr;
 }
@@ -162,6 +170,12 @@ void Server::ResolveMembers() {
   int64_t proxy_timeout = sc.proxy_timeout_ms >= 0 ? sc.proxy_timeout_ms : sc.timeout_ms;
   for (size_t b = 0; b < config_->balancers.size(); ++b) {
     const auto& bc = config_->balancers[b];
+    // Room for runtime-added members too: MemberAddr pointers must stay valid.
+    shm::BalancerSlot* bs = table_->balancer(static_cast<uint32_t>(b));
+    size_t cap = bs != nullptr ? std::max<size_t>(bs->capacity, bc.members.size())
+                               : bc.members.size();
+    addrs_[b].reserve(cap);
+    idle_[b].reserve(cap);
     addrs_[b].resize(bc.members.size());
     idle_[b].resize(bc.members.size());
     for (size_t m = 0; m < bc.members.size(); ++m) {
@@ -198,10 +212,58 @@ void Server::ResolveMembers() {
 }
 
 MemberAddr* Server::member_addr(uint32_t b, uint32_t m) {
-  if (b >= addrs_.size() || m >= addrs_[b].size()) {
+  if (b >= addrs_.size()) {
     return nullptr;
   }
-  return &addrs_[b][m];
+  const auto& bc = config_->balancers[b];
+  if (m < bc.members.size()) {
+    return m < addrs_[b].size() ? &addrs_[b][m] : nullptr;
+  }
+  // A member added at run time (balancer-manager): resolved from its slot's URL
+  // on first use, and again when the slot now holds another member.
+  shm::MemberSlot* slot = table_->member(b, m);
+  if (slot == nullptr || slot->in_use.load() == 0) {
+    return nullptr;
+  }
+  if (m >= addrs_[b].size()) {
+    addrs_[b].resize(m + 1);
+    idle_[b].resize(m + 1);
+  }
+  MemberAddr& a = addrs_[b][m];
+  std::string url(slot->url, strnlen(slot->url, sizeof(slot->url)));
+  if (a.url == url && !url.empty()) {
+    return &a;
+  }
+  a = MemberAddr();
+  a.url = url;
+  auto parsed = config::ParseUrl(url);
+  if (!parsed.ok()) {
+    return &a;
+  }
+  const auto& sc = config_->server;
+  a.path = parsed->path;
+  a.timeout_ms = sc.proxy_timeout_ms >= 0 ? sc.proxy_timeout_ms : sc.timeout_ms;
+  a.connect_timeout_ms = a.timeout_ms;
+  uint16_t def = parsed->scheme == config::Scheme::kHttps ? 443 : 80;
+  std::string host =
+      parsed->host.find(':') != std::string::npos ? "[" + parsed->host + "]" : parsed->host;
+  a.host_header = parsed->port == def ? host : host + ":" + std::to_string(parsed->port);
+  struct addrinfo hints {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  struct addrinfo* res = nullptr;
+  std::string port = std::to_string(parsed->port);
+  if (getaddrinfo(parsed->host.c_str(), port.c_str(), &hints, &res) == 0 && res != nullptr) {
+    memcpy(&a.addr, res->ai_addr, res->ai_addrlen);
+    a.len = res->ai_addrlen;
+    a.resolved = true;
+    freeaddrinfo(res);
+  } else {
+    DLOG(kError, "getaddrinfo(\"%s\") failed for member %s of balancer %s",
+         parsed->host.c_str(), url.c_str(), bc.name.c_str());
+  }
+  return &a;
 }
 
 void Server::Accept(int fd, const sockaddr* peer, int peer_len, uint16_t local_port, bool tls) {

@@ -23,6 +23,7 @@
 #include "proxy/access_log.h"
 #include "proxy/router.h"
 #include "shm/slot_table.h"
+#include "status/status.h"
 
 namespace drover::proxy {
 
@@ -123,6 +124,9 @@ class ClientConn {
   void WriteAccessLog();
   void CloseAfterFlush();
   void StartTunnel();
+  void StartStatus(int kind);
+  void PumpLocalBody();
+  void RunStatus();
   void PumpTunnel(bool from_client);
   void EndTunnel(const char* why);
   void StartLinger();
@@ -159,6 +163,8 @@ class ClientConn {
   bool client_paused_ = false;        // client read paused for upstream backpressure
   bool retried_stale_ = false;
   bool websocket_ = false;            // the request asks for a WebSocket upgrade
+  int local_ = 0;                     // 1 balancer-manager, 2 metrics: answered here
+  std::string local_body_;            // its request body (at most kLocalBodyMax)
   int64_t tunnel_activity_us_ = 0;    // last byte moved through the tunnel
   bool waiting_member_ = false;       // balancer timeout=: polling for a usable member
   int64_t wait_deadline_us_ = 0;
@@ -192,7 +198,7 @@ class ClientConn {
 class Server {
  public:
   Server(event_base* base, std::shared_ptr<const config::Config> config, shm::SlotTable* table,
-         int access_log_fd);
+         int access_log_fd, std::string status_secret);
   ~Server();
   bool Init();
 
@@ -228,6 +234,7 @@ class Server {
   const config::ServerConfig& server_config() const { return config_->server; }
   balancer::Balancer* balancer(int i) { return &balancers_[static_cast<size_t>(i)]; }
   MemberAddr* member_addr(uint32_t b, uint32_t m);
+  status::StatusContext* status() { return status_.get(); }
   const std::vector<http::ReverseMap>& reverse_maps() const { return reverse_maps_; }
   const std::vector<http::CookieMap>& cookie_domain_maps() const { return cookie_domain_; }
   const std::vector<http::CookieMap>& cookie_path_maps() const { return cookie_path_; }
@@ -253,6 +260,8 @@ class Server {
   int access_log_fd_;
   std::vector<balancer::Balancer> balancers_;
   std::vector<std::vector<MemberAddr>> addrs_;
+  std::string status_secret_;
+  std::unique_ptr<status::StatusContext> status_;
   std::vector<std::vector<std::vector<UpstreamConn*>>> idle_;
   std::vector<http::ReverseMap> reverse_maps_;
   std::vector<http::CookieMap> cookie_domain_;

@@ -185,7 +185,7 @@ int Worker::Run() {
     return kExitFatal;
   }
   server_ = std::make_unique<proxy::Server>(base_.get(), ctx_.config, ctx_.table,
-                                            ctx_.access_log_fd);
+                                            ctx_.access_log_fd, ctx_.status_secret);
   if (!server_->Init()) {
     DLOG(kEmerg, "worker: proxy initialisation failed");
     return kExitFatal;

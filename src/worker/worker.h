@@ -40,6 +40,7 @@ struct WorkerContext {
   uint64_t generation = 0;
   int slot = 0;               // worker number within its generation
   bool drop_privileges = true;
+  std::string status_secret;  // per-generation random bytes for the manager's nonce
 };
 
 // Exit codes: 0 normal, 2 fatal (the master must not respawn, like nginx).
