@@ -114,7 +114,8 @@ std::optional<std::vector<std::string>> Segments(std::string_view rest) {
   size_t pos = 0;
   while (pos < rest.size()) {
     size_t slash = rest.find('/', pos);
-    std::string_view seg = rest.substr(pos, slash == std::string_view::npos ? rest.npos : slash - pos);
+    std::string_view seg =
+        rest.substr(pos, slash == std::string_view::npos ? rest.npos : slash - pos);
     if (!seg.empty()) {
       std::string d;
       if (!PercentDecode(seg, false, &d)) {
@@ -387,7 +388,8 @@ StatusResponse StatusContext::CheckMutation(const StatusRequest& req,
   if (given.empty()) {
     return deny("missing nonce (form field nonce or header X-Drover-Nonce)");
   }
-  if (given.size() != nonce_.size() || CRYPTO_memcmp(given.data(), nonce_.data(), given.size()) != 0) {
+  if (given.size() != nonce_.size() ||
+      CRYPTO_memcmp(given.data(), nonce_.data(), given.size()) != 0) {
     return deny("wrong nonce (it changes on every reload: fetch ?format=json again)");
   }
   // Defence in depth against CSRF: a browser's Origin (or Referer) must name this host.
@@ -541,7 +543,8 @@ StatusResponse StatusContext::FormPost(const StatusRequest& req, int64_t now_ms)
       n.lbset = static_cast<int>(*ls);
     }
     const std::string* enable = get("b_nwrkr_enable");
-    n.status = enable != nullptr && *enable == "1" ? 0u : static_cast<uint32_t>(config::kFlagDisabled);
+    n.status =
+        enable != nullptr && *enable == "1" ? 0u : static_cast<uint32_t>(config::kFlagDisabled);
     res = AddMember(*bal, n, now_ms);
     done = "add";
     if (res.ok()) {
@@ -646,8 +649,7 @@ StatusResponse StatusContext::FormPost(const StatusRequest& req, int64_t now_ms)
   return r;
 }
 
-StatusResponse StatusContext::Api(const StatusRequest& req, std::string_view rest,
-                                  int64_t now_ms) {
+StatusResponse StatusContext::Api(const StatusRequest& req, std::string_view rest, int64_t now_ms) {
   auto segs = Segments(rest);
   if (!segs) {
     return JsonError(400, "bad percent-encoding in the path");
@@ -798,8 +800,8 @@ StatusResponse StatusContext::Api(const StatusRequest& req, std::string_view res
   if (!res.ok()) {
     return JsonError(res.http_status, res.error);
   }
-  return Json(200, "{\"removed\":{\"index\":" + std::to_string(m) +
-                       ",\"url\":" + json::Quote(url) + "}}");
+  return Json(
+      200, "{\"removed\":{\"index\":" + std::to_string(m) + ",\"url\":" + json::Quote(url) + "}}");
 }
 
 }  // namespace drover::status

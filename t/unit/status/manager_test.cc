@@ -251,8 +251,7 @@ TEST(StatusManagerForm, ValidationErrors) {
   EXPECT_EQ(env.slot(0, 0)->lbfactor.load(), 100);
   EXPECT_EQ(env.table().balancer(0)->wupdated.load(), 0u);
   // A duplicate URL and a full balancer are conflicts.
-  EXPECT_EQ(env.PostForm("b=mycluster&b_wyes=1&b_nwrkr=http%3A%2F%2F10.0.0.1%3A8080").status,
-            409);
+  EXPECT_EQ(env.PostForm("b=mycluster&b_wyes=1&b_nwrkr=http%3A%2F%2F10.0.0.1%3A8080").status, 409);
   StatusResponse r = env.PostForm("b=api&b_wyes=1&b_nwrkr=http%3A%2F%2F10.0.0.1%3A8080");
   EXPECT_EQ(r.status, 409);
   EXPECT_NE(r.body.find("no free member slot"), std::string::npos);
@@ -447,8 +446,7 @@ TEST(StatusManagerApi, AddValidation) {
             400);
   EXPECT_EQ(env.Api("POST", "/mycluster/members", R"({"url":"http://a:1","weight":3})").status,
             400);
-  EXPECT_EQ(env.Api("POST", "/mycluster/members", R"({"url":"http://10.0.0.1:8080"})").status,
-            409);
+  EXPECT_EQ(env.Api("POST", "/mycluster/members", R"({"url":"http://10.0.0.1:8080"})").status, 409);
   std::string path = std::string(kBase) + "/api/mycluster/members";
   StatusRequest r = env.Req("POST", path, "", R"({"url":"http://a:1"})");
   r.content_type = "text/plain";
@@ -465,9 +463,9 @@ TEST(StatusManagerApi, AddValidation) {
 
 TEST(StatusManagerApi, BalancerEdit) {
   Env env;
-  StatusResponse r = env.Api(
-      "PUT", "/mycluster",
-      R"({"lbmethod":"bytraffic","nofailover":true,"maxattempts":0,"timeout":5})");
+  StatusResponse r =
+      env.Api("PUT", "/mycluster",
+              R"({"lbmethod":"bytraffic","nofailover":true,"maxattempts":0,"timeout":5})");
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = json::Parse(r.body);
   ASSERT_TRUE(j.ok());
