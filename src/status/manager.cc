@@ -101,11 +101,18 @@ bool IsJsonType(std::string_view ct) {
          (t.size() > 5 && core::IEquals(t.substr(t.size() - 5), "+json"));
 }
 
+// The manager path without trailing slashes ("" for "/"): PATH/api/... is below it.
 std::string_view TrimTrailingSlash(std::string_view s) {
-  while (s.size() > 1 && s.back() == '/') {
+  while (!s.empty() && s.back() == '/') {
     s.remove_suffix(1);
   }
   return s;
+}
+
+// The page's own URL ("/" when the manager is at the root).
+std::string PageUrl(std::string_view configured) {
+  std::string_view base = TrimTrailingSlash(configured);
+  return base.empty() ? std::string("/") : std::string(base);
 }
 
 // Path segments after PATH/api, percent-decoded. nullopt on a bad escape.
@@ -411,7 +418,7 @@ StatusResponse StatusContext::HandleManager(const StatusRequest& req, int64_t no
   }
   std::string_view base = TrimTrailingSlash(config_->server.balancer_manager);
   std::string_view path = req.path;
-  if (base.empty() || path.substr(0, base.size()) != base) {
+  if (config_->server.balancer_manager.empty() || path.substr(0, base.size()) != base) {
     return Text(404, "not found");
   }
   std::string_view rest = path.substr(base.size());
@@ -441,7 +448,8 @@ StatusResponse StatusContext::ManagerPage(const StatusRequest& req, int64_t now_
     snaps.push_back(Snapshot(b, now_ms));
   }
   PageInfo info;
-  info.base = TrimTrailingSlash(config_->server.balancer_manager);
+  const std::string page_url = PageUrl(config_->server.balancer_manager);
+  info.base = page_url;
   info.nonce = nonce_;
   info.server_name = config_->server.server_name;
   info.metrics_path = config_->server.metrics;
@@ -636,8 +644,8 @@ StatusResponse StatusContext::FormPost(const StatusRequest& req, int64_t now_ms)
   if (!res.ok()) {
     return Text(res.http_status, res.error);
   }
-  std::string base(TrimTrailingSlash(config_->server.balancer_manager));
-  std::string location = base + "?done=" + done + "&b=" + PercentEncode(*bname);
+  std::string location =
+      PageUrl(config_->server.balancer_manager) + "?done=" + done + "&b=" + PercentEncode(*bname);
   if (!member.empty()) {
     location += "&w=" + PercentEncode(member);
   }

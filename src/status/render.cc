@@ -110,6 +110,11 @@ std::string HealthText(const MemberSnapshot& m) {
   return state == "off" ? "\u2014" : state;
 }
 
+// PATH/api ("/api" when the manager is at the root).
+std::string ApiUrl(std::string_view base) {
+  return (base == "/" ? std::string() : std::string(base)) + "/api";
+}
+
 void Badge(std::string* out, const char* name) {
   std::string cls = name;
   for (char& c : cls) {
@@ -603,7 +608,7 @@ std::string RenderJson(const std::vector<BalancerSnapshot>& balancers, const Pag
   UNum(&out, "generation", info.generation);
   Num(&out, "now_ms", info.now_ms);
   Str(&out, "nonce", info.nonce);
-  Str(&out, "api", std::string(info.base) + "/api");
+  Str(&out, "api", ApiUrl(info.base));
   Field(&out, "balancers");
   out.push_back('[');
   for (size_t i = 0; i < balancers.size(); ++i) {
@@ -651,7 +656,7 @@ std::string RenderHtml(const std::vector<BalancerSnapshot>& balancers, const Pag
       "</p><p>Load = lbstatus; To / From = bytes sent to / read from the member. "
       "Edits apply to every worker at once and are kept across a reload (HUP). "
       "JSON: <a href=\"?format=json\">?format=json</a>; API: <code>" +
-      HtmlEscape(info.base) + "/api/BALANCER/members[/INDEX_OR_ROUTE]</code>");
+      HtmlEscape(ApiUrl(info.base)) + "/BALANCER/members[/INDEX_OR_ROUTE]</code>");
   if (!info.metrics_path.empty()) {
     out.append("; metrics: <a href=\"" + HtmlEscape(info.metrics_path) + "\">" +
                HtmlEscape(info.metrics_path) + "</a>");

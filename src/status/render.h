@@ -43,7 +43,7 @@
 namespace drover::status {
 
 struct PageInfo {
-  std::string_view base;  // the balancer-manager path
+  std::string_view base;  // the page's URL: the balancer-manager path ("/" at the root)
   std::string_view nonce;
   std::string_view server_name;
   std::string_view metrics_path;  // "" when off

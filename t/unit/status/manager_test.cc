@@ -516,6 +516,31 @@ TEST(StatusManagerApi, ReadsAndRouting) {
   EXPECT_EQ(env.ctx().HandleManager(env.Req("HEAD", kBase, "format=json"), kNow).status, 200);
 }
 
+TEST(StatusManagerApi, ManagerPathWithTrailingSlashOrAtRoot) {
+  for (const char* configured : {"/bm/", "/"}) {
+    Env env;
+    env.cfg().server.balancer_manager = configured;
+    std::string page = std::string(configured);
+    std::string api = (page == "/" ? std::string() : std::string("/bm")) + "/api";
+    StatusResponse r = env.ctx().HandleManager(env.Req("GET", page, "format=json"), kNow);
+    ASSERT_EQ(r.status, 200) << configured;
+    EXPECT_EQ(At(json::Parse(r.body).value(), "api").text, api);
+    std::string path = api + "/mycluster/members/0";
+    StatusRequest put = env.Req("PUT", path, "", R"({"lbset":4})");
+    put.content_type = "application/json";
+    put.nonce_header = env.nonce();
+    EXPECT_EQ(env.ctx().HandleManager(put, kNow).status, 200) << configured;
+    EXPECT_EQ(env.slot(0, 0)->lbset.load(), 4);
+    std::string body = "b=mycluster&w=0&w_ls=5&nonce=" + env.nonce();
+    StatusRequest post = env.Req("POST", page, "", body);
+    post.content_type = "application/x-www-form-urlencoded";
+    r = env.ctx().HandleManager(post, kNow);
+    ASSERT_EQ(r.status, 303);
+    EXPECT_EQ(Header(r, "Location").substr(0, page == "/" ? 7 : 9),
+              page == "/" ? "/?done=" : "/bm?done=");
+  }
+}
+
 TEST(StatusManagerAllow, OutsideStatusAllowIsForbidden) {
   Env env;
   StatusRequest r = env.Req("GET", kBase);
