@@ -1,8 +1,8 @@
 #!/bin/sh
 # make check-deps: the dependency rules of ARCHITECTURE.md, checked over
 # #include lines. core, config, http, ajp and the lbmethods include no libevent or
-# OpenSSL; shm knows no policy (no balancer/, proxy/); the master never
-# includes libevent.
+# OpenSSL; shm knows no policy (no balancer/, proxy/); status/ is pure (no
+# libevent, no sockets); the master never includes libevent.
 cd "$(dirname "$0")/.."
 fail=0
 check() {  # check DESCRIPTION PATTERN FILES...
@@ -17,6 +17,8 @@ check "core/config/http/ajp must not include libevent or OpenSSL" 'event2/|opens
 check "lbmethods must not include libevent, OpenSSL or http" 'event2/|openssl/|http/|proxy/' \
   src/balancer/lbmethod*
 check "shm knows layout, not policy" 'event2/|openssl/|balancer/|proxy/|http/' src/shm/*
+check "status is pure request -> response code: no libevent, no sockets, no proxy" \
+  'event2/|sys/socket.h|netinet/|proxy/|worker/|master/' src/status/*
 check "the master never includes libevent" 'event2/|proxy/|worker/event_util' src/master/*
 [ $fail = 0 ] && echo "check-deps: ok"
 exit $fail

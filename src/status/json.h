@@ -20,9 +20,9 @@ struct Value {
   enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };
   Type type = Type::kNull;
   bool boolean = false;
-  std::string text;                 // a number's text as written, or a string's value
-  std::vector<Value> items;         // array elements, or object values
-  std::vector<std::string> keys;    // object keys (parallel to items)
+  std::string text;               // a number's text as written, or a string's value
+  std::vector<Value> items;       // array elements, or object values
+  std::vector<std::string> keys;  // object keys (parallel to items)
 
   bool is_object() const { return type == Type::kObject; }
   // The value of `key` in an object (the last one if repeated), or nullptr.

@@ -101,11 +101,18 @@ bool IsJsonType(std::string_view ct) {
          (t.size() > 5 && core::IEquals(t.substr(t.size() - 5), "+json"));
 }
 
+// The manager path without trailing slashes ("" for "/"): PATH/api/... is below it.
 std::string_view TrimTrailingSlash(std::string_view s) {
-  while (s.size() > 1 && s.back() == '/') {
+  while (!s.empty() && s.back() == '/') {
     s.remove_suffix(1);
   }
   return s;
+}
+
+// The page's own URL ("/" when the manager is at the root).
+std::string PageUrl(std::string_view configured) {
+  std::string_view base = TrimTrailingSlash(configured);
+  return base.empty() ? std::string("/") : std::string(base);
 }
 
 // Path segments after PATH/api, percent-decoded. nullopt on a bad escape.
@@ -114,7 +121,8 @@ std::optional<std::vector<std::string>> Segments(std::string_view rest) {
   size_t pos = 0;
   while (pos < rest.size()) {
     size_t slash = rest.find('/', pos);
-    std::string_view seg = rest.substr(pos, slash == std::string_view::npos ? rest.npos : slash - pos);
+    std::string_view seg =
+        rest.substr(pos, slash == std::string_view::npos ? rest.npos : slash - pos);
     if (!seg.empty()) {
       std::string d;
       if (!PercentDecode(seg, false, &d)) {
@@ -387,7 +395,8 @@ StatusResponse StatusContext::CheckMutation(const StatusRequest& req,
   if (given.empty()) {
     return deny("missing nonce (form field nonce or header X-Drover-Nonce)");
   }
-  if (given.size() != nonce_.size() || CRYPTO_memcmp(given.data(), nonce_.data(), given.size()) != 0) {
+  if (given.size() != nonce_.size() ||
+      CRYPTO_memcmp(given.data(), nonce_.data(), given.size()) != 0) {
     return deny("wrong nonce (it changes on every reload: fetch ?format=json again)");
   }
   // Defence in depth against CSRF: a browser's Origin (or Referer) must name this host.
@@ -409,7 +418,7 @@ StatusResponse StatusContext::HandleManager(const StatusRequest& req, int64_t no
   }
   std::string_view base = TrimTrailingSlash(config_->server.balancer_manager);
   std::string_view path = req.path;
-  if (base.empty() || path.substr(0, base.size()) != base) {
+  if (config_->server.balancer_manager.empty() || path.substr(0, base.size()) != base) {
     return Text(404, "not found");
   }
   std::string_view rest = path.substr(base.size());
@@ -439,7 +448,8 @@ StatusResponse StatusContext::ManagerPage(const StatusRequest& req, int64_t now_
     snaps.push_back(Snapshot(b, now_ms));
   }
   PageInfo info;
-  info.base = TrimTrailingSlash(config_->server.balancer_manager);
+  const std::string page_url = PageUrl(config_->server.balancer_manager);
+  info.base = page_url;
   info.nonce = nonce_;
   info.server_name = config_->server.server_name;
   info.metrics_path = config_->server.metrics;
@@ -541,7 +551,8 @@ StatusResponse StatusContext::FormPost(const StatusRequest& req, int64_t now_ms)
       n.lbset = static_cast<int>(*ls);
     }
     const std::string* enable = get("b_nwrkr_enable");
-    n.status = enable != nullptr && *enable == "1" ? 0u : static_cast<uint32_t>(config::kFlagDisabled);
+    n.status =
+        enable != nullptr && *enable == "1" ? 0u : static_cast<uint32_t>(config::kFlagDisabled);
     res = AddMember(*bal, n, now_ms);
     done = "add";
     if (res.ok()) {
@@ -633,8 +644,8 @@ StatusResponse StatusContext::FormPost(const StatusRequest& req, int64_t now_ms)
   if (!res.ok()) {
     return Text(res.http_status, res.error);
   }
-  std::string base(TrimTrailingSlash(config_->server.balancer_manager));
-  std::string location = base + "?done=" + done + "&b=" + PercentEncode(*bname);
+  std::string location =
+      PageUrl(config_->server.balancer_manager) + "?done=" + done + "&b=" + PercentEncode(*bname);
   if (!member.empty()) {
     location += "&w=" + PercentEncode(member);
   }
@@ -646,8 +657,7 @@ StatusResponse StatusContext::FormPost(const StatusRequest& req, int64_t now_ms)
   return r;
 }
 
-StatusResponse StatusContext::Api(const StatusRequest& req, std::string_view rest,
-                                  int64_t now_ms) {
+StatusResponse StatusContext::Api(const StatusRequest& req, std::string_view rest, int64_t now_ms) {
   auto segs = Segments(rest);
   if (!segs) {
     return JsonError(400, "bad percent-encoding in the path");
@@ -798,8 +808,8 @@ StatusResponse StatusContext::Api(const StatusRequest& req, std::string_view res
   if (!res.ok()) {
     return JsonError(res.http_status, res.error);
   }
-  return Json(200, "{\"removed\":{\"index\":" + std::to_string(m) +
-                       ",\"url\":" + json::Quote(url) + "}}");
+  return Json(
+      200, "{\"removed\":{\"index\":" + std::to_string(m) + ",\"url\":" + json::Quote(url) + "}}");
 }
 
 }  // namespace drover::status

@@ -275,8 +275,8 @@ EditResult AddMember(const balancer::Balancer& b, const NewMember& n, int64_t no
   }
   if (target < 0) {
     return Fail(409, "balancer '" + b.name() + "' has no free member slot (" +
-                         std::to_string(bs->capacity) + " slots, growth=" +
-                         std::to_string(b.config().growth) + ")");
+                         std::to_string(bs->capacity) +
+                         " slots, growth=" + std::to_string(b.config().growth) + ")");
   }
   shm::MemberSlot* s = b.slot(static_cast<uint32_t>(target));
   if (s == nullptr) {

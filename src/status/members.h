@@ -30,8 +30,8 @@ struct MemberSnapshot {
   std::string redirect;
   int32_t lbfactor = 0;  // loadfactor x 100
   int32_t lbset = 0;
-  uint32_t status = 0;   // config::MemberFlag bits
-  bool usable = false;   // Balancer::Usable at the snapshot's time
+  uint32_t status = 0;  // config::MemberFlag bits
+  bool usable = false;  // Balancer::Usable at the snapshot's time
   bool from_config = false;
   int64_t lbstatus = 0;
   int64_t busy = 0;
@@ -41,8 +41,8 @@ struct MemberSnapshot {
   uint64_t bytes_in = 0;   // read from the member
   uint64_t bytes_out = 0;  // sent to the member
   uint64_t failures = 0;
-  int32_t hc_passes = 0;   // consecutive
-  int32_t hc_fails = 0;    // consecutive
+  int32_t hc_passes = 0;  // consecutive
+  int32_t hc_fails = 0;   // consecutive
   int64_t hc_last_ms = 0;
   // The member's config (health check, retry...), nullptr for one added at run time.
   const config::MemberConfig* config = nullptr;
@@ -82,7 +82,7 @@ struct MemberEdit {
   std::optional<int> lbset;     // 0..99
   std::optional<std::string> route;
   std::optional<std::string> redirect;
-  uint32_t set_flags = 0;       // applied as (status & ~clear_flags) | set_flags
+  uint32_t set_flags = 0;  // applied as (status & ~clear_flags) | set_flags
   uint32_t clear_flags = 0;
 };
 
@@ -99,7 +99,7 @@ struct NewMember {
 struct BalancerEdit {
   std::optional<config::LbMethod> lbmethod;
   std::optional<bool> nofailover;
-  std::optional<int> maxattempts;   // -1 (members - 1) or 0..99
+  std::optional<int> maxattempts;     // -1 (members - 1) or 0..99
   std::optional<int64_t> timeout_ms;  // 0..7200 s
 };
 
@@ -112,8 +112,7 @@ int FindMember(const balancer::Balancer& b, std::string_view ref);
 // for every member. Making a member usable (clearing D, S, E or C) resets
 // every member's lbstatus to 0 (Apache's need_reset). Setting E stamps
 // error_time with `now_ms`.
-EditResult EditMember(const balancer::Balancer& b, uint32_t m, const MemberEdit& e,
-                      int64_t now_ms);
+EditResult EditMember(const balancer::Balancer& b, uint32_t m, const MemberEdit& e, int64_t now_ms);
 // Into the removed slot of the same URL, else the next never-used slot, else a
 // reusable removed runtime slot; 409 when none is free or the URL is already a
 // member. Added usable: every lbstatus reset to 0.

@@ -29,8 +29,8 @@ void Family(std::string* out, const char* name, const char* type, const char* he
 }
 
 std::string MemberLabels(const BalancerSnapshot& b, const MemberSnapshot& m) {
-  return "balancer=\"" + PromEscape(b.name) + "\",member=\"" + PromEscape(m.url) +
-         "\",route=\"" + PromEscape(m.route) + "\"";
+  return "balancer=\"" + PromEscape(b.name) + "\",member=\"" + PromEscape(m.url) + "\",route=\"" +
+         PromEscape(m.route) + "\"";
 }
 
 using MemberValue = std::function<std::string(const MemberSnapshot&)>;
@@ -96,8 +96,8 @@ StatusResponse StatusContext::HandleMetrics(const StatusRequest& req, int64_t no
       std::string labels = MemberLabels(b, m);
       out.append("drover_member_bytes_total{" + labels + ",direction=\"in\"} " + U(m.bytes_in) +
                  "\n");
-      out.append("drover_member_bytes_total{" + labels + ",direction=\"out\"} " +
-                 U(m.bytes_out) + "\n");
+      out.append("drover_member_bytes_total{" + labels + ",direction=\"out\"} " + U(m.bytes_out) +
+                 "\n");
     }
   }
   MemberFamily(&out, snaps, "drover_member_failures_total", "counter",
@@ -188,8 +188,7 @@ StatusResponse StatusContext::HandleMetrics(const StatusRequest& req, int64_t no
     out.append("drover_uptime_seconds " + FormatDouble(process->uptime_seconds) + "\n");
     if (process->start_time_seconds > 0) {
       Family(&out, "drover_start_time_seconds", "gauge", "Unix time the master started.");
-      out.append("drover_start_time_seconds " + FormatDouble(process->start_time_seconds) +
-                 "\n");
+      out.append("drover_start_time_seconds " + FormatDouble(process->start_time_seconds) + "\n");
     }
   }
   r.status = 200;

@@ -90,8 +90,8 @@ std::string HealthTitle(const MemberSnapshot& m) {
   if (hc.method != config::HealthCheck::Method::kTcp) {
     t += " " + (hc.uri.empty() ? std::string("/") : hc.uri);
   }
-  t += " every " + Duration(hc.interval_ms) + ", passes " + std::to_string(hc.passes) +
-       ", fails " + std::to_string(hc.fails);
+  t += " every " + Duration(hc.interval_ms) + ", passes " + std::to_string(hc.passes) + ", fails " +
+       std::to_string(hc.fails);
   if (m.hc_last_ms != 0) {
     t += "; last " + FormatTimeUtc(m.hc_last_ms);
   }
@@ -108,6 +108,11 @@ std::string HealthText(const MemberSnapshot& m) {
     return "failed (" + std::to_string(m.hc_fails) + " failed)";
   }
   return state == "off" ? "\u2014" : state;
+}
+
+// PATH/api ("/api" when the manager is at the root).
+std::string ApiUrl(std::string_view base) {
+  return (base == "/" ? std::string() : std::string(base)) + "/api";
 }
 
 void Badge(std::string* out, const char* name) {
@@ -296,9 +301,9 @@ struct FlagInfo {
 };
 
 constexpr FlagInfo kFormFlags[] = {
-    {'D', config::kFlagDisabled, "Disabled"},  {'S', config::kFlagStopped, "Stopped"},
-    {'N', config::kFlagDrain, "Draining"},     {'H', config::kFlagStandby, "Hot standby"},
-    {'R', config::kFlagSpare, "Hot spare"},    {'I', config::kFlagIgnoreErrors, "Ignore errors"},
+    {'D', config::kFlagDisabled, "Disabled"}, {'S', config::kFlagStopped, "Stopped"},
+    {'N', config::kFlagDrain, "Draining"},    {'H', config::kFlagStandby, "Hot standby"},
+    {'R', config::kFlagSpare, "Hot spare"},   {'I', config::kFlagIgnoreErrors, "Ignore errors"},
 };
 
 void Hidden(std::string* out, std::string_view name, std::string_view value) {
@@ -349,9 +354,10 @@ void MemberRow(std::string* out, const BalancerSnapshot& b, const MemberSnapshot
   Hidden(out, "nonce", info.nonce);
   Hidden(out, "b", b.name);
   Hidden(out, "w", m.url);
-  out->append("<label>Load factor<input name=\"w_lf\" type=\"number\" min=\"1\" max=\"100\" "
-              "step=\"0.01\" value=\"" +
-              FormatHundredths(m.lbfactor) + "\"></label>");
+  out->append(
+      "<label>Load factor<input name=\"w_lf\" type=\"number\" min=\"1\" max=\"100\" "
+      "step=\"0.01\" value=\"" +
+      FormatHundredths(m.lbfactor) + "\"></label>");
   out->append("<label>LB set<input name=\"w_ls\" type=\"number\" min=\"0\" max=\"99\" value=\"" +
               std::to_string(m.lbset) + "\"></label>");
   out->append("<label>Route<input name=\"w_wr\" maxlength=\"63\" size=\"10\" value=\"" +
@@ -361,11 +367,11 @@ void MemberRow(std::string* out, const BalancerSnapshot& b, const MemberSnapshot
   out->append("<fieldset><legend>Status</legend>");
   for (const FlagInfo& f : kFormFlags) {
     std::string name = std::string("w_status_") + f.letter;
-    out->append("<label title=\"" + std::string(f.label) + "\">");
+    out->append("<label title=\"status flag " + std::string(1, f.letter) + "\">");
     Hidden(out, name, "0");
     out->append("<input type=\"checkbox\" name=\"" + name + "\" value=\"1\" data-flag=\"" +
                 std::string(1, f.letter) + "\"" + ((m.status & f.bit) != 0 ? " checked" : "") +
-                ">" + std::string(1, f.letter) + "</label>");
+                ">" + f.label + "</label>");
   }
   out->append("</fieldset><button type=\"submit\">Save</button></form>");
   out->append("<form method=\"post\" action=\"" + base + "\" class=\"remove\" data-url=\"" + url +
@@ -382,8 +388,8 @@ void BalancerSection(std::string* out, const BalancerSnapshot& b, const PageInfo
   const config::BalancerConfig& c = *b.config;
   const std::string name = HtmlEscape(b.name);
   const std::string base = HtmlEscape(info.base);
-  out->append("<section class=\"balancer\" id=\"b-" + std::to_string(b.index) +
-              "\" data-name=\"" + name + "\">\n");
+  out->append("<section class=\"balancer\" id=\"b-" + std::to_string(b.index) + "\" data-name=\"" +
+              name + "\">\n");
   out->append("<h2>balancer://" + name + "</h2>\n<dl class=\"settings\">");
   auto item = [&](const char* label, const std::string& key, const std::string& value) {
     out->append("<div><dt>" + std::string(label) + "</dt><dd" +
@@ -417,10 +423,10 @@ void BalancerSection(std::string* out, const BalancerSnapshot& b, const PageInfo
     out->append("<option value=\"" + n + "\"" + (m == b.lbmethod ? " selected" : "") + ">" + n +
                 "</option>");
   }
-  out->append("</select></label><label>Max attempts<input name=\"b_max\" type=\"number\" "
-              "min=\"0\" max=\"99\" placeholder=\"members - 1\" value=\"" +
-              (b.maxattempts_setting >= 0 ? std::to_string(b.maxattempts_setting) : "") +
-              "\"></label>");
+  out->append(
+      "</select></label><label>Max attempts<input name=\"b_max\" type=\"number\" "
+      "min=\"0\" max=\"99\" placeholder=\"members - 1\" value=\"" +
+      (b.maxattempts_setting >= 0 ? std::to_string(b.maxattempts_setting) : "") + "\"></label>");
   std::string tmo = b.timeout_ms % 1000 == 0 ? std::to_string(b.timeout_ms / 1000)
                                              : std::to_string(b.timeout_ms) + "ms";
   out->append("<label>Timeout (s)<input name=\"b_tmo\" size=\"6\" value=\"" + tmo +
@@ -443,9 +449,10 @@ void BalancerSection(std::string* out, const BalancerSnapshot& b, const PageInfo
   out->append("</tbody></table>\n");
 
   if (b.free_slots > 0) {
-    out->append("<details class=\"add\"><summary>Add a member</summary><form method=\"post\" "
-                "action=\"" +
-                base + "\" class=\"add\">");
+    out->append(
+        "<details class=\"add\"><summary>Add a member</summary><form method=\"post\" "
+        "action=\"" +
+        base + "\" class=\"add\">");
     Hidden(out, "nonce", info.nonce);
     Hidden(out, "b", b.name);
     Hidden(out, "b_wyes", "1");
@@ -458,14 +465,16 @@ void BalancerSection(std::string* out, const BalancerSnapshot& b, const PageInfo
         "<label>LB set<input name=\"b_nwrkr_ls\" type=\"number\" min=\"0\" max=\"99\" "
         "value=\"0\"></label><fieldset><legend>Start</legend><label>");
     Hidden(out, "b_nwrkr_enable", "0");
-    out->append("<input type=\"checkbox\" name=\"b_nwrkr_enable\" value=\"1\">enabled "
-                "(else Disabled, as in Apache)</label></fieldset>"
-                "<button type=\"submit\">Add</button></form><span class=\"free\">" +
-                std::to_string(b.free_slots) + " free slot" + (b.free_slots == 1 ? "" : "s") +
-                "</span></details>\n");
+    out->append(
+        "<input type=\"checkbox\" name=\"b_nwrkr_enable\" value=\"1\">enabled "
+        "(else Disabled, as in Apache)</label></fieldset>"
+        "<button type=\"submit\">Add</button></form><span class=\"free\">" +
+        std::to_string(b.free_slots) + " free slot" + (b.free_slots == 1 ? "" : "s") +
+        "</span></details>\n");
   } else {
-    out->append("<p class=\"free\">No free member slot: give the balancer spare slots with "
-                "<code>growth=N</code> to add members at run time.</p>\n");
+    out->append(
+        "<p class=\"free\">No free member slot: give the balancer spare slots with "
+        "<code>growth=N</code> to add members at run time.</p>\n");
   }
   out->append("</section>\n");
 }
@@ -599,7 +608,7 @@ std::string RenderJson(const std::vector<BalancerSnapshot>& balancers, const Pag
   UNum(&out, "generation", info.generation);
   Num(&out, "now_ms", info.now_ms);
   Str(&out, "nonce", info.nonce);
-  Str(&out, "api", std::string(info.base) + "/api");
+  Str(&out, "api", ApiUrl(info.base));
   Field(&out, "balancers");
   out.push_back('[');
   for (size_t i = 0; i < balancers.size(); ++i) {
@@ -616,24 +625,26 @@ std::string RenderHtml(const std::vector<BalancerSnapshot>& balancers, const Pag
   std::string out;
   out.reserve(16384 + balancers.size() * 8192);
   const std::string server = HtmlEscape(info.server_name);
-  out.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-             "<title>balancer-manager \u00b7 " +
-             server + "</title><style>");
+  out.append(
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<title>balancer-manager \u00b7 " +
+      server + "</title><style>");
   out.append(kStyle);
-  out.append("</style></head>\n<body data-base=\"" + HtmlEscape(info.base) + "\">\n<header>"
+  out.append("</style></head>\n<body data-base=\"" + HtmlEscape(info.base) +
+             "\">\n<header>"
              "<h1>drover balancer-manager</h1><p>" +
              server + " \u00b7 drover " + DROVER_VERSION + " \u00b7 generation " +
-             std::to_string(info.generation) + " \u00b7 " +
-             std::to_string(balancers.size()) + " balancer" +
-             (balancers.size() == 1 ? "" : "s") + " \u00b7 <span id=\"updated\">" +
+             std::to_string(info.generation) + " \u00b7 " + std::to_string(balancers.size()) +
+             " balancer" + (balancers.size() == 1 ? "" : "s") + " \u00b7 <span id=\"updated\">" +
              FormatTimeUtc(info.now_ms) + "</span></p></header>\n");
   if (!info.notice.empty()) {
     out.append("<p class=\"notice\">" + HtmlEscape(info.notice) + "</p>\n");
   }
-  out.append("<p id=\"changed\" hidden>Members were added or removed since this page was loaded: "
-             "<a href=\"" +
-             HtmlEscape(info.base) + "\">reload</a>.</p>\n");
+  out.append(
+      "<p id=\"changed\" hidden>Members were added or removed since this page was loaded: "
+      "<a href=\"" +
+      HtmlEscape(info.base) + "\">reload</a>.</p>\n");
   for (const BalancerSnapshot& b : balancers) {
     BalancerSection(&out, b, info);
   }
@@ -641,10 +652,11 @@ std::string RenderHtml(const std::vector<BalancerSnapshot>& balancers, const Pag
   for (const char* name : {"Ok", "Ign", "Drain", "Dis", "Stby", "Spare", "Stop", "Err", "HcFail"}) {
     Badge(&out, name);
   }
-  out.append("</p><p>Load = lbstatus; To / From = bytes sent to / read from the member. "
-             "Edits apply to every worker at once and are kept across a reload (HUP). "
-             "JSON: <a href=\"?format=json\">?format=json</a>; API: <code>" +
-             HtmlEscape(info.base) + "/api/BALANCER/members[/INDEX_OR_ROUTE]</code>");
+  out.append(
+      "</p><p>Load = lbstatus; To / From = bytes sent to / read from the member. "
+      "Edits apply to every worker at once and are kept across a reload (HUP). "
+      "JSON: <a href=\"?format=json\">?format=json</a>; API: <code>" +
+      HtmlEscape(ApiUrl(info.base)) + "/BALANCER/members[/INDEX_OR_ROUTE]</code>");
   if (!info.metrics_path.empty()) {
     out.append("; metrics: <a href=\"" + HtmlEscape(info.metrics_path) + "\">" +
                HtmlEscape(info.metrics_path) + "</a>");

@@ -44,9 +44,9 @@ struct StatusResponse {
 
 // Process figures the caller may add to the metrics page.
 struct ProcessStats {
-  uint64_t generation = 0;      // reload generation (SlotTable header's if 0)
-  int workers = 0;              // worker processes of this generation
-  double uptime_seconds = 0;    // since the master started
+  uint64_t generation = 0;        // reload generation (SlotTable header's if 0)
+  int workers = 0;                // worker processes of this generation
+  double uptime_seconds = 0;      // since the master started
   double start_time_seconds = 0;  // master start, Unix time (0 = not given)
 };
 

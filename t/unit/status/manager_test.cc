@@ -251,8 +251,7 @@ TEST(StatusManagerForm, ValidationErrors) {
   EXPECT_EQ(env.slot(0, 0)->lbfactor.load(), 100);
   EXPECT_EQ(env.table().balancer(0)->wupdated.load(), 0u);
   // A duplicate URL and a full balancer are conflicts.
-  EXPECT_EQ(env.PostForm("b=mycluster&b_wyes=1&b_nwrkr=http%3A%2F%2F10.0.0.1%3A8080").status,
-            409);
+  EXPECT_EQ(env.PostForm("b=mycluster&b_wyes=1&b_nwrkr=http%3A%2F%2F10.0.0.1%3A8080").status, 409);
   StatusResponse r = env.PostForm("b=api&b_wyes=1&b_nwrkr=http%3A%2F%2F10.0.0.1%3A8080");
   EXPECT_EQ(r.status, 409);
   EXPECT_NE(r.body.find("no free member slot"), std::string::npos);
@@ -447,8 +446,7 @@ TEST(StatusManagerApi, AddValidation) {
             400);
   EXPECT_EQ(env.Api("POST", "/mycluster/members", R"({"url":"http://a:1","weight":3})").status,
             400);
-  EXPECT_EQ(env.Api("POST", "/mycluster/members", R"({"url":"http://10.0.0.1:8080"})").status,
-            409);
+  EXPECT_EQ(env.Api("POST", "/mycluster/members", R"({"url":"http://10.0.0.1:8080"})").status, 409);
   std::string path = std::string(kBase) + "/api/mycluster/members";
   StatusRequest r = env.Req("POST", path, "", R"({"url":"http://a:1"})");
   r.content_type = "text/plain";
@@ -465,9 +463,9 @@ TEST(StatusManagerApi, AddValidation) {
 
 TEST(StatusManagerApi, BalancerEdit) {
   Env env;
-  StatusResponse r = env.Api(
-      "PUT", "/mycluster",
-      R"({"lbmethod":"bytraffic","nofailover":true,"maxattempts":0,"timeout":5})");
+  StatusResponse r =
+      env.Api("PUT", "/mycluster",
+              R"({"lbmethod":"bytraffic","nofailover":true,"maxattempts":0,"timeout":5})");
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = json::Parse(r.body);
   ASSERT_TRUE(j.ok());
@@ -516,6 +514,31 @@ TEST(StatusManagerApi, ReadsAndRouting) {
   EXPECT_EQ(env.ctx().HandleManager(env.Req("GET", "/balancer-manager/x"), kNow).status, 404);
   EXPECT_EQ(env.ctx().HandleManager(env.Req("GET", "/balancer-managerx"), kNow).status, 404);
   EXPECT_EQ(env.ctx().HandleManager(env.Req("HEAD", kBase, "format=json"), kNow).status, 200);
+}
+
+TEST(StatusManagerApi, ManagerPathWithTrailingSlashOrAtRoot) {
+  for (const char* configured : {"/bm/", "/"}) {
+    Env env;
+    env.cfg().server.balancer_manager = configured;
+    std::string page = std::string(configured);
+    std::string api = (page == "/" ? std::string() : std::string("/bm")) + "/api";
+    StatusResponse r = env.ctx().HandleManager(env.Req("GET", page, "format=json"), kNow);
+    ASSERT_EQ(r.status, 200) << configured;
+    EXPECT_EQ(At(json::Parse(r.body).value(), "api").text, api);
+    std::string path = api + "/mycluster/members/0";
+    StatusRequest put = env.Req("PUT", path, "", R"({"lbset":4})");
+    put.content_type = "application/json";
+    put.nonce_header = env.nonce();
+    EXPECT_EQ(env.ctx().HandleManager(put, kNow).status, 200) << configured;
+    EXPECT_EQ(env.slot(0, 0)->lbset.load(), 4);
+    std::string body = "b=mycluster&w=0&w_ls=5&nonce=" + env.nonce();
+    StatusRequest post = env.Req("POST", page, "", body);
+    post.content_type = "application/x-www-form-urlencoded";
+    r = env.ctx().HandleManager(post, kNow);
+    ASSERT_EQ(r.status, 303);
+    EXPECT_EQ(Header(r, "Location").substr(0, page == "/" ? 7 : 9),
+              page == "/" ? "/?done=" : "/bm?done=");
+  }
 }
 
 TEST(StatusManagerAllow, OutsideStatusAllowIsForbidden) {

@@ -139,10 +139,9 @@ TEST(StatusReload, EditsAndAddedMembersSurviveCreate) {
   ASSERT_EQ(env.Api("PUT", "/mycluster/members/n2", R"({"loadfactor":5,"status":"+D"})").status,
             200);
   ASSERT_EQ(env.Api("PUT", "/mycluster/members/0", R"({"route":"first"})").status, 200);
-  ASSERT_EQ(
-      env.Api("POST", "/mycluster/members", R"({"url":"http://10.0.0.9:8080","route":"n9"})")
-          .status,
-      201);
+  ASSERT_EQ(env.Api("POST", "/mycluster/members", R"({"url":"http://10.0.0.9:8080","route":"n9"})")
+                .status,
+            201);
   ASSERT_EQ(env.Api("PUT", "/mycluster/members/n9", R"({"status":"-D","lbset":3})").status, 200);
   ASSERT_EQ(env.Api("DELETE", "/mycluster/members/n3").status, 200);
   ASSERT_EQ(env.Api("PUT", "/mycluster", R"({"lbmethod":"bybusyness","maxattempts":1})").status,

@@ -54,8 +54,8 @@ std::vector<Sample> ParseExposition(const std::string& text) {
     EXPECT_NE(line[0], '#') << line;
     Sample s;
     size_t i = 0;
-    while (i < line.size() && (isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_' ||
-                               line[i] == ':')) {
+    while (i < line.size() &&
+           (isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_' || line[i] == ':')) {
       ++i;
     }
     s.name = line.substr(0, i);
@@ -148,12 +148,10 @@ TEST(StatusMetrics, ParsesAndMatchesCounters) {
   EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
   std::vector<Sample> s = ParseExposition(r.body);
   ASSERT_FALSE(s.empty());
-  const std::map<std::string, std::string> a = {{"balancer", "mycluster"},
-                                                {"member", "http://10.0.0.1:8080"},
-                                                {"route", "n1"}};
-  const std::map<std::string, std::string> bm = {{"balancer", "mycluster"},
-                                                 {"member", "http://10.0.0.2:8080"},
-                                                 {"route", "n2"}};
+  const std::map<std::string, std::string> a = {
+      {"balancer", "mycluster"}, {"member", "http://10.0.0.1:8080"}, {"route", "n1"}};
+  const std::map<std::string, std::string> bm = {
+      {"balancer", "mycluster"}, {"member", "http://10.0.0.2:8080"}, {"route", "n2"}};
   const std::map<std::string, std::string> c = {{"member", "http://10.0.0.3:8080"}};
   EXPECT_EQ(Value(s, "drover_member_requests_total", a), "3");
   EXPECT_EQ(Value(s, "drover_member_requests_total", bm), "6");
@@ -171,8 +169,7 @@ TEST(StatusMetrics, ParsesAndMatchesCounters) {
   EXPECT_EQ(Value(s, "drover_member_up", bm), "0");
   EXPECT_EQ(Value(s, "drover_member_up", c), "0");
   EXPECT_EQ(Value(s, "drover_member_lbfactor", bm), "200");
-  EXPECT_EQ(Value(s, "drover_member_lbstatus", a),
-            std::to_string(env.slot(0, 0)->lbstatus.load()));
+  EXPECT_EQ(Value(s, "drover_member_lbstatus", a), std::to_string(env.slot(0, 0)->lbstatus.load()));
   EXPECT_EQ(Value(s, "drover_member_status_flag", with(bm, "flag", "E")), "1");
   EXPECT_EQ(Value(s, "drover_member_status_flag", with(bm, "flag", "D")), "0");
   EXPECT_EQ(Value(s, "drover_member_status_flag", with(c, "flag", "H")), "1");

@@ -29,10 +29,10 @@ constexpr char kBase[] = "/balancer-manager";
 // api: one member, no growth.
 inline std::vector<config::BalancerConfig> DefaultBalancers() {
   std::vector<config::BalancerConfig> v;
-  v.push_back(MakeBalancer("mycluster", {Member("http://10.0.0.1:8080", "n1", 100),
-                                         Member("http://10.0.0.2:8080", "n2", 200),
-                                         Member("http://10.0.0.3:8080", "n3", 100,
-                                                config::kFlagStandby)}));
+  v.push_back(MakeBalancer(
+      "mycluster",
+      {Member("http://10.0.0.1:8080", "n1", 100), Member("http://10.0.0.2:8080", "n2", 200),
+       Member("http://10.0.0.3:8080", "n3", 100, config::kFlagStandby)}));
   v.back().growth = 2;
   v.back().sticky_cookie = "BALANCEID";
   v.back().sticky_urlparam = "BALANCEID";
@@ -130,8 +130,8 @@ class Env {
     for (size_t i = 0; i < cfg_->balancers.size(); ++i) {
       balancers_.emplace_back(&cfg_->balancers[i], table_.get(), static_cast<uint32_t>(i));
     }
-    ctx_ = std::make_unique<StatusContext>(cfg_.get(), table_.get(), &balancers_,
-                                           std::move(secret));
+    ctx_ =
+        std::make_unique<StatusContext>(cfg_.get(), table_.get(), &balancers_, std::move(secret));
   }
 
   std::shared_ptr<config::Config> cfg_;

@@ -1,8 +1,9 @@
 // The status module's JSON parser and writer, and its text helpers.
+#include "status/text.h"
+
 #include <gtest/gtest.h>
 
 #include "status/json.h"
-#include "status/text.h"
 
 namespace drover::status {
 namespace {
@@ -26,9 +27,26 @@ TEST(StatusJson, ParsesNestedValues) {
 
 TEST(StatusJson, RejectsInvalid) {
   for (const char* bad :
-       {"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "01", "1.", "-", "+1", "tru",
-        "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\nb\"", "{} {}", "{'a':1}", "\"\xff\"",
-        "\"\xc0\x80\"", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"}) {
+       {"",
+        "{",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "[1,]",
+        "01",
+        "1.",
+        "-",
+        "+1",
+        "tru",
+        "\"\\x\"",
+        "\"\\ud800\"",
+        "\"\\udc00\"",
+        "\"a\nb\"",
+        "{} {}",
+        "{'a':1}",
+        "\"\xff\"",
+        "\"\xc0\x80\"",
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"}) {
     EXPECT_FALSE(json::Parse(bad).ok()) << bad;
   }
   auto r = json::Parse("{\"a\" 1}");
