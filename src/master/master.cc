@@ -222,8 +222,35 @@ void Master::WritePidFile() {
   }
 }
 
+// TLS towards clients and https:// / ajp:// members are parsed and checked
+// (tls/, ajp/) but not yet wired into the proxy: refuse to start rather than
+// serve plain HTTP on an `ssl` listener or send HTTP to a TLS or AJP port.
+core::Status CheckSupported(const config::Config& c) {
+  for (const auto& l : c.server.listens) {
+    if (l.ssl) {
+      return core::Status::Error(c.file + ":" + std::to_string(l.line) + ": Listen " + l.text +
+                                 ": TLS listeners are not available in this version yet");
+    }
+  }
+  for (const auto& b : c.balancers) {
+    for (const auto& m : b.members) {
+      if (m.url.scheme != config::Scheme::kHttp) {
+        return core::Status::Error(c.file + ":" + std::to_string(m.line) + ": member " +
+                                   m.name + ": " + config::SchemeName(m.url.scheme) +
+                                   ":// members are not available in this version yet");
+      }
+    }
+  }
+  return core::Status::Ok();
+}
+
 bool Master::Start() {
   const auto& g = config_->global;
+  auto supported = CheckSupported(*config_);
+  if (!supported.ok()) {
+    fprintf(stderr, "drover: %s\n", supported.message().c_str());
+    return false;
+  }
   void* states = mmap(nullptr, sizeof(worker::WorkerState) * worker::kMaxWorkerStates,
                       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (states == MAP_FAILED) {
@@ -507,6 +534,13 @@ void Master::Reload() {
     return;
   }
   std::shared_ptr<const config::Config> next = *loaded;
+  auto supported = CheckSupported(*next);
+  if (!supported.ok()) {
+    DLOG(kError, "reload failed, keeping the running configuration: %s",
+         supported.message().c_str());
+    SdNotify("READY=1");
+    return;
+  }
   std::string err;
   int new_access = -1;
   auto st = OpenLogs(*next, &new_access);

@@ -465,7 +465,7 @@ bool ClientConn::PickAndConnect() {
     }
   }
   const auto& bc = balancer_->config();
-  int max_attempts = bc.MaxAttempts();
+  int max_attempts = balancer_->MaxAttempts();
   if (max_attempts < 0) {
     max_attempts = 0;
   }
@@ -488,11 +488,11 @@ bool ClientConn::PickAndConnect() {
       if (tried_.empty() || pick_.member < 0) {
         pick_ = pr;
       }
-      if (bc.timeout_ms > 0) {
+      if (balancer_->TimeoutMs() > 0) {
         // Balancer timeout=: wait for a member to become usable (Apache polls too).
         if (!waiting_member_) {
           waiting_member_ = true;
-          wait_deadline_us_ = WallUs() + bc.timeout_ms * 1000;
+          wait_deadline_us_ = WallUs() + balancer_->TimeoutMs() * 1000;
         }
         if (WallUs() < wait_deadline_us_) {
           ArmTimer(100);
@@ -1232,7 +1232,7 @@ void ClientConn::OnUpstreamEvent(short events) {
     server_->DeferFree(u);
     balancer_->OnConnectFailure(static_cast<uint32_t>(member_), WallUs() / 1000);
     tried_.push_back(member_);
-    int max_attempts = balancer_->config().MaxAttempts();
+    int max_attempts = balancer_->MaxAttempts();
     if (attempts_++ >= max_attempts) {
       if (member_started_) {
         balancer_->OnRequestEnd(static_cast<uint32_t>(member_), 0, 0);
