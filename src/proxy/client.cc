@@ -59,6 +59,10 @@ const char* StatusReason(int status) {
   }
 }
 
+struct timeval Tv(int64_t ms) {
+  return {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+
 void SetNoDelay(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -182,7 +186,7 @@ void ClientConn::TimerCb(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void ClientConn::ArmTimer(int64_t ms) {
-  struct timeval tv = {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  struct timeval tv = Tv(ms);
   evtimer_add(timer_, &tv);
 }
 
@@ -409,8 +413,7 @@ void ClientConn::StartExchange() {
                    (req_.body == http::BodyKind::kLength && req_.content_length == 0);
   req_remaining_ = req_.body == http::BodyKind::kLength ? req_.content_length : 0;
   // Client I/O timeouts while the exchange runs.
-  struct timeval tv = {static_cast<time_t>(sc.timeout_ms / 1000),
-                       static_cast<suseconds_t>((sc.timeout_ms % 1000) * 1000)};
+  struct timeval tv = Tv(sc.timeout_ms);
   bufferevent_set_timeouts(bev_, req_body_done_ ? nullptr : &tv, &tv);
 
   if (!req_.host.empty()) {
@@ -563,8 +566,7 @@ bool ClientConn::ConnectTo(int member) {
   up_ = u;
   bufferevent_setcb(u->bev_, UpstreamConn::ReadCb, UpstreamConn::WriteCb, UpstreamConn::EventCb,
                     u);
-  struct timeval ctv = {static_cast<time_t>(addr->connect_timeout_ms / 1000),
-                        static_cast<suseconds_t>((addr->connect_timeout_ms % 1000) * 1000)};
+  struct timeval ctv = Tv(addr->connect_timeout_ms);
   bufferevent_set_timeouts(u->bev_, &ctv, &ctv);
   bufferevent_enable(u->bev_, EV_READ | EV_WRITE);
   if (bufferevent_socket_connect(u->bev_, reinterpret_cast<sockaddr*>(&addr->addr),
@@ -692,8 +694,7 @@ void ClientConn::BuildUpstreamHead() {
 
 void ClientConn::OnUpstreamConnected() {
   MemberAddr* addr = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
-  struct timeval tv = {static_cast<time_t>(addr->timeout_ms / 1000),
-                       static_cast<suseconds_t>((addr->timeout_ms % 1000) * 1000)};
+  struct timeval tv = Tv(addr->timeout_ms);
   bufferevent_set_timeouts(up_->bev_, &tv, &tv);
   bufferevent_setwatermark(up_->bev_, EV_READ, 0, 0);
   bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
@@ -777,8 +778,7 @@ void ClientConn::PumpRequestBody() {
   }
   if (req_body_done_) {
     // The request is complete: pipelined bytes wait; no client read timeout now.
-    struct timeval tv = {static_cast<time_t>(sc.timeout_ms / 1000),
-                         static_cast<suseconds_t>((sc.timeout_ms % 1000) * 1000)};
+    struct timeval tv = Tv(sc.timeout_ms);
     bufferevent_set_timeouts(bev_, nullptr, &tv);
     if (client_paused_) {
       client_paused_ = false;
@@ -1543,8 +1543,7 @@ void ClientConn::StartTunnel() {
   keep_alive_ = false;
   tunnel_activity_us_ = WallUs();
   const auto& sc = server_->server_config();
-  struct timeval ctv = {static_cast<time_t>(sc.timeout_ms / 1000),
-                        static_cast<suseconds_t>((sc.timeout_ms % 1000) * 1000)};
+  struct timeval ctv = Tv(sc.timeout_ms);
   bufferevent_set_timeouts(bev_, &ctv, &ctv);
   bufferevent_setwatermark(bev_, EV_READ, 0, 0);
   bufferevent_enable(bev_, EV_READ | EV_WRITE);

@@ -16,6 +16,32 @@
 namespace drover::proxy {
 
 namespace {
+
+// Host header value and socket address of a member URL (resolved once, with
+// getaddrinfo; the first address is used). Logs and leaves `resolved` false
+// when the name does not resolve.
+void FillAddress(const config::Url& url, const std::string& balancer, MemberAddr* a) {
+  uint16_t def = url.scheme == config::Scheme::kHttps ? 443 : 80;
+  std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  a->host_header = url.port == def ? host : host + ":" + std::to_string(url.port);
+  struct addrinfo hints {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  struct addrinfo* res = nullptr;
+  std::string port = std::to_string(url.port);
+  int rc = getaddrinfo(url.host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    DLOG(kError, "getaddrinfo(\"%s\") failed for member %s of balancer %s: %s",
+         url.host.c_str(), a->url.c_str(), balancer.c_str(), gai_strerror(rc));
+    return;
+  }
+  memcpy(&a->addr, res->ai_addr, res->ai_addrlen);
+  a->len = res->ai_addrlen;
+  a->resolved = true;
+  freeaddrinfo(res);
+}
+
 // Idle member connections kept per member and worker.
 constexpr size_t kMaxIdlePerMember = 256;
 // An idle member connection is closed after this long.
@@ -187,26 +213,7 @@ void Server::ResolveMembers() {
       a.connect_timeout_ms = mc.connect_timeout_ms >= 0 ? mc.connect_timeout_ms : a.timeout_ms;
       a.disablereuse = mc.disablereuse;
       a.max = mc.max;
-      uint16_t def = mc.url.scheme == config::Scheme::kHttps ? 443 : 80;
-      std::string host = mc.url.host.find(':') != std::string::npos ? "[" + mc.url.host + "]"
-                                                                      : mc.url.host;
-      a.host_header = mc.url.port == def ? host : host + ":" + std::to_string(mc.url.port);
-      struct addrinfo hints {};
-      hints.ai_family = AF_UNSPEC;
-      hints.ai_socktype = SOCK_STREAM;
-      hints.ai_flags = AI_NUMERICSERV;
-      struct addrinfo* res = nullptr;
-      std::string port = std::to_string(mc.url.port);
-      int rc = getaddrinfo(mc.url.host.c_str(), port.c_str(), &hints, &res);
-      if (rc != 0 || res == nullptr) {
-        DLOG(kError, "getaddrinfo(\"%s\") failed for member %s of balancer %s: %s",
-             mc.url.host.c_str(), mc.name.c_str(), bc.name.c_str(), gai_strerror(rc));
-        continue;
-      }
-      memcpy(&a.addr, res->ai_addr, res->ai_addrlen);
-      a.len = res->ai_addrlen;
-      a.resolved = true;
-      freeaddrinfo(res);
+      FillAddress(mc.url, bc.name, &a);
     }
   }
 }
@@ -244,25 +251,7 @@ MemberAddr* Server::member_addr(uint32_t b, uint32_t m) {
   a.path = parsed->path;
   a.timeout_ms = sc.proxy_timeout_ms >= 0 ? sc.proxy_timeout_ms : sc.timeout_ms;
   a.connect_timeout_ms = a.timeout_ms;
-  uint16_t def = parsed->scheme == config::Scheme::kHttps ? 443 : 80;
-  std::string host =
-      parsed->host.find(':') != std::string::npos ? "[" + parsed->host + "]" : parsed->host;
-  a.host_header = parsed->port == def ? host : host + ":" + std::to_string(parsed->port);
-  struct addrinfo hints {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  struct addrinfo* res = nullptr;
-  std::string port = std::to_string(parsed->port);
-  if (getaddrinfo(parsed->host.c_str(), port.c_str(), &hints, &res) == 0 && res != nullptr) {
-    memcpy(&a.addr, res->ai_addr, res->ai_addrlen);
-    a.len = res->ai_addrlen;
-    a.resolved = true;
-    freeaddrinfo(res);
-  } else {
-    DLOG(kError, "getaddrinfo(\"%s\") failed for member %s of balancer %s",
-         parsed->host.c_str(), url.c_str(), bc.name.c_str());
-  }
+  FillAddress(*parsed, bc.name, &a);
   return &a;
 }
 

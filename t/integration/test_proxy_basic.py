@@ -312,6 +312,9 @@ def test_workers_run_as_configured_user(drover, backend):
     d = drover(global_={"User": "nobody", "Group": "nogroup"},
                server={"ProxyPass": "/app %s/app" % b.url})
     workers = d.wait_workers()
+    # A worker drops privileges right after fork: wait for it (with a deadline).
+    dr.wait_until(lambda: all(_ids(p)[0] == [uid] * 4 for p in workers),
+                  what="workers to run as nobody")
     for p in workers:
         uids, gids, groups = _ids(p)
         assert uids == [uid] * 4, (p, uids)
