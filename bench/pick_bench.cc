@@ -1,8 +1,9 @@
 // Micro-benchmarks of the balancer hot path: a byrequests pick under the
 // balancer's robust shm lock with 1, 2, 4 and 8 processes contending (the
-// benchmark thread measures while N-1 forked children pick in a loop), and
-// sticky route extraction. Deterministic inputs; the children are stopped
-// through a shared flag and reaped (SIGKILL by pid only as a fallback).
+// benchmark thread measures while N-1 forked children pick in a loop), and a
+// sticky pick (route extraction alone: sticky_bench.cc). Deterministic inputs;
+// the children are stopped through a shared flag and reaped (SIGKILL by pid
+// only as a fallback).
 #include <benchmark/benchmark.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -153,37 +154,4 @@ void BM_PickSticky(benchmark::State& state) {
 }
 BENCHMARK(BM_PickSticky);
 
-// Route extraction only (no lock): cookie among others, path parameter, query.
-void BM_FindSessionRoute(benchmark::State& state) {
-  drover::config::BalancerConfig b = BenchConfig().balancers[0];
-  PickRequest req;
-  switch (state.range(0)) {
-    case 0:
-      req.path = "/app/cart/items";
-      req.cookies = {
-          "lang=en; _ga=GA1.2.3456789.1234567890; JSESSIONID=8F3A1C0B9D2E4F6A.node3; "
-          "theme=dark"};
-      state.SetLabel("cookie");
-      break;
-    case 1:
-      req.path = "/app/cart/items;jsessionid=8F3A1C0B9D2E4F6A.node3";
-      state.SetLabel("path param");
-      break;
-    default:
-      req.path = "/app/cart/items";
-      req.query = "page=2&sort=asc&jsessionid=8F3A1C0B9D2E4F6A.node3";
-      req.has_query = true;
-      req.cookies = {"lang=en; theme=dark"};
-      state.SetLabel("query param");
-      break;
-  }
-  for (auto _ : state) {
-    std::string route = drover::balancer::FindSessionRoute(b, req);
-    benchmark::DoNotOptimize(route.data());
-  }
-}
-BENCHMARK(BM_FindSessionRoute)->Arg(0)->Arg(1)->Arg(2);
-
 }  // namespace
-
-BENCHMARK_MAIN();

@@ -17,6 +17,7 @@
 
 #include "config/config.h"
 #include "master/master.h"
+#include "worker/privileges.h"
 
 namespace {
 
@@ -54,6 +55,13 @@ bool OpenFiles(const drover::config::Config& c, const std::string& file) {
   }
   if (!c.server.access_log.empty()) {
     items.push_back({"CustomLog", c.server.access_log});
+  }
+  if (geteuid() == 0) {
+    auto id = drover::worker::ResolveIdentity(c.global.user, c.global.group);
+    if (!id.ok()) {
+      fprintf(stderr, "drover: %s: User/Group: %s\n", file.c_str(), id.status().message().c_str());
+      return false;
+    }
   }
   for (const auto& it : items) {
     int fd = open(it.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # make check-deps: the dependency rules of ARCHITECTURE.md, checked over
-# #include lines. core, config, http and the lbmethods include no libevent or
+# #include lines. core, config, http, ajp and the lbmethods include no libevent or
 # OpenSSL; shm knows no policy (no balancer/, proxy/); the master never
 # includes libevent.
 cd "$(dirname "$0")/.."
@@ -12,8 +12,8 @@ check() {  # check DESCRIPTION PATTERN FILES...
     echo "check-deps: $desc:"; echo "$hits"; fail=1
   fi
 }
-check "core/config/http must not include libevent or OpenSSL" 'event2/|openssl/' \
-  src/core/* src/config/* src/http/*
+check "core/config/http/ajp must not include libevent or OpenSSL" 'event2/|openssl/' \
+  src/core/* src/config/* src/http/* src/ajp/*
 check "lbmethods must not include libevent, OpenSSL or http" 'event2/|openssl/|http/|proxy/' \
   src/balancer/lbmethod*
 check "shm knows layout, not policy" 'event2/|openssl/|balancer/|proxy/|http/' src/shm/*

@@ -3,7 +3,7 @@
 # Usage: tools/install-deps.sh [--bench]   (--bench adds nginx, haproxy, wrk)
 set -e
 pkgs="g++ make pkg-config libevent-dev libssl-dev libinih-dev libpcre2-dev libgtest-dev
-libbenchmark-dev python3 python3-pytest curl openssl"
+libbenchmark-dev python3 python3-pytest python3-websockets curl openssl"
 if [ "${1:-}" = "--bench" ]; then
   pkgs="$pkgs nginx-light haproxy wrk gnuplot-nox valgrind"
 fi

@@ -34,6 +34,14 @@ std::string_view SlotRedirect(const shm::MemberSlot* s) {
   return std::string_view(s->redirect, strnlen(s->redirect, shm::kRouteMax));
 }
 
+// A slot below num_members that the balancer-manager removed (in_use 0) is
+// skipped by everything here, as if it were not in the table.
+bool Present(const shm::MemberSlot* s) { return s->in_use.load(std::memory_order_acquire) != 0; }
+
+// Why a member is left out of a pick (Scratch::excluded).
+constexpr uint8_t kTried = 1;    // this request already failed on it (failover)
+constexpr uint8_t kRemoved = 2;  // removed by the balancer-manager
+
 // Per-process scratch space for picks (a worker picks from one thread).
 struct Scratch {
   std::vector<MemberView> views;
@@ -89,6 +97,42 @@ int64_t RetryMsFor(const config::BalancerConfig& cfg, uint32_t m) {
 Balancer::Balancer(const config::BalancerConfig* cfg, shm::SlotTable* table, uint32_t index)
     : cfg_(cfg), table_(table), index_(index) {}
 
+bool Balancer::Present(uint32_t m) const {
+  const shm::MemberSlot* s = m < num_members() ? slot(m) : nullptr;
+  return s != nullptr && balancer::Present(s);
+}
+
+uint32_t Balancer::num_present() const {
+  uint32_t n = num_members();
+  uint32_t count = 0;
+  for (uint32_t m = 0; m < n; ++m) {
+    if (balancer::Present(slot(m))) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+bool Balancer::NoFailover() const {
+  const shm::BalancerSlot* bs = table_->balancer(index_);
+  return bs != nullptr ? bs->nofailover.load(std::memory_order_relaxed) != 0 : cfg_->nofailover;
+}
+
+int Balancer::MaxAttempts() const {
+  const shm::BalancerSlot* bs = table_->balancer(index_);
+  int v = bs != nullptr ? bs->maxattempts.load(std::memory_order_relaxed) : cfg_->maxattempts;
+  if (v >= 0) {
+    return v;
+  }
+  uint32_t n = num_present();
+  return n > 0 ? static_cast<int>(n) - 1 : 0;
+}
+
+int64_t Balancer::TimeoutMs() const {
+  const shm::BalancerSlot* bs = table_->balancer(index_);
+  return bs != nullptr ? bs->timeout_ms.load(std::memory_order_relaxed) : cfg_->timeout_ms;
+}
+
 uint32_t Balancer::num_members() const {
   const shm::BalancerSlot* bs = table_->balancer(index_);
   if (bs == nullptr) {
@@ -108,7 +152,7 @@ std::string Balancer::MemberUrl(uint32_t m) const {
 
 bool Balancer::Usable(uint32_t m, int64_t now_ms) const {
   const shm::MemberSlot* s = m < num_members() ? slot(m) : nullptr;
-  if (s == nullptr) {
+  if (s == nullptr || !balancer::Present(s)) {
     return false;
   }
   uint32_t st = s->status.load();
@@ -146,7 +190,12 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
     excluded.assign(n, 0);
     for (int t : tried) {
       if (t >= 0 && static_cast<uint32_t>(t) < n) {
-        excluded[t] = 1;
+        excluded[t] = kTried;
+      }
+    }
+    for (uint32_t m = 0; m < n; ++m) {
+      if (!balancer::Present(slot(m))) {
+        excluded[m] = kRemoved;
       }
     }
     auto usable_now = [&](uint32_t m) {
@@ -159,9 +208,16 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
     //    clears E on all of them and counts a retry for each. Decision: the
     //    condition is "every member has E" (SPEC §5, Apache's force_recovery),
     //    not "no member is usable": a disabled member without E prevents it.
-    if (n > 0) {
+    uint32_t present = 0;
+    for (uint32_t m = 0; m < n; ++m) {
+      present += excluded[m] == kRemoved ? 0 : 1;
+    }
+    if (present > 0) {
       bool ok = false;
       for (uint32_t m = 0; m < n && !ok; ++m) {
+        if (excluded[m] == kRemoved) {
+          continue;
+        }
         shm::MemberSlot* s = slot(m);
         uint32_t st = s->status.load();
         if ((st & kFlagError) == 0) {
@@ -173,7 +229,9 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
       }
       if (!ok && cfg_->forcerecovery) {
         for (uint32_t m = 0; m < n; ++m) {
-          RetrySlot(slot(m));
+          if (excluded[m] != kRemoved) {
+            RetrySlot(slot(m));
+          }
         }
         forced = true;
       }
@@ -191,6 +249,9 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
         }
         for (int pass = 0; pass < 2; ++pass) {
           for (uint32_t m = 0; m < n; ++m) {
+            if (excluded[m] == kRemoved) {
+              continue;
+            }
             shm::MemberSlot* s = slot(m);
             uint32_t st = s->status.load();
             bool backup = (st & (kFlagStandby | kFlagSpare)) != 0;
@@ -239,9 +300,9 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
         r.route_changed = r.route != route;  // reached through a redirect
         return;
       }
-      if (cfg_->nofailover) {
+      if (bs->nofailover.load(std::memory_order_relaxed) != 0) {
         for (uint32_t k = 0; k < n; ++k) {
-          if (SlotRoute(slot(k)) == route) {
+          if (excluded[k] != kRemoved && SlotRoute(slot(k)) == route) {
             r.http_status = 503;
             r.reason = "nofailover";
             return;
@@ -250,13 +311,18 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
       }
     }
 
-    // 3. The lbmethod over every member; `tried` ones count as unusable.
+    // 3. The lbmethod over every member; `tried` ones count as unusable,
+    //    removed ones are left out of the views.
     std::vector<MemberView>& views = scratch.views;
     views.resize(n);
+    uint32_t nv = 0;
     for (uint32_t m = 0; m < n; ++m) {
+      if (excluded[m] == kRemoved) {
+        continue;
+      }
       shm::MemberSlot* s = slot(m);
       uint32_t st = s->status.load();
-      MemberView& v = views[m];
+      MemberView& v = views[nv++];
       v.index = m;
       v.slot = s;
       v.usable = excluded[m] == 0 && (st & kNotUsableFlags) == 0;
@@ -264,7 +330,7 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
     }
     uint32_t method = bs->lbmethod.load(std::memory_order_relaxed);
     const LbMethod& lb = LbMethodFor(static_cast<config::LbMethod>(method));
-    int pos = lb.pick(std::span<MemberView>(views.data(), n));
+    int pos = lb.pick(std::span<MemberView>(views.data(), nv));
     if (pos >= 0) {
       shm::MemberSlot* chosen = views[pos].slot;
       chosen->elected.fetch_add(1, std::memory_order_relaxed);
@@ -276,11 +342,11 @@ PickResult Balancer::Pick(const PickRequest& req, const std::vector<int>& tried,
       return;
     }
     r.http_status = 503;
-    bool all_error = n > 0;
+    bool all_error = present > 0;
     for (uint32_t m = 0; m < n && all_error; ++m) {
-      all_error = (slot(m)->status.load() & kFlagError) != 0;
+      all_error = excluded[m] == kRemoved || (slot(m)->status.load() & kFlagError) != 0;
     }
-    r.reason = n == 0 ? "no members in balancer"
+    r.reason = present == 0 ? "no members in balancer"
                       : (all_error ? "all members in error" : "no usable member");
   }();
   if (forced) {

@@ -40,9 +40,22 @@ class Balancer {
   const config::BalancerConfig& config() const { return *cfg_; }
   const std::string& name() const { return cfg_->name; }
   uint32_t index() const { return index_; }
-  // Members currently in the table (config members plus runtime additions).
+  // Slots used in the table (config members plus runtime additions), removed ones
+  // included: iterate 0..num_members() and skip those where !Present(m).
   uint32_t num_members() const;
+  // False for a member the balancer-manager removed (MemberSlot::in_use == 0) or out of range.
+  bool Present(uint32_t m) const;
+  // Members in use (num_members() minus the removed ones).
+  uint32_t num_present() const;
+  // Balancer settings as stored in shm (the config's values unless the
+  // balancer-manager edited them): nofailover; maxattempts resolved (-1 in the
+  // slot = members in use - 1, never below 0); timeout= in ms (0 = none).
+  bool NoFailover() const;
+  int MaxAttempts() const;
+  int64_t TimeoutMs() const;
   shm::MemberSlot* slot(uint32_t m) const { return table_->member(index_, m); }
+  // The balancer's shm slot (lock, lbmethod, settings); nullptr when out of range.
+  shm::BalancerSlot* balancer_slot() const { return table_->balancer(index_); }
   // The member's URL as stored in shm.
   std::string MemberUrl(uint32_t m) const;
 

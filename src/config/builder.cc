@@ -1390,6 +1390,9 @@ Status Builder::Finish() {
     BalancerConfig b;
     b.name = ib.origin;
     b.implicit = true;
+    // A plain worker, as Apache's: in error it answers 503 until its rety window
+    // ends; there is no other member, so force-recovery would hammer a dead backend.
+    b.forcerecovery = false;
     b.line = ib.line;
     b.members.push_back(std::move(ib.member));
     c.balancers.push_back(std::move(b));

@@ -47,6 +47,12 @@ core::Result<int> BindOne(const config::ListenConfig& lc) {
   }
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    int e = errno;
+    close(fd);
+    return core::Status::Error("setsockopt(" + lc.text + ", SO_REUSEPORT) failed (" +
+                               std::to_string(e) + ": " + strerror(e) + ")");
+  }
   if (family == AF_INET6) {
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   }
@@ -61,57 +67,77 @@ core::Result<int> BindOne(const config::ListenConfig& lc) {
 
 }  // namespace
 
-core::Result<std::vector<Listener>> OpenListeners(const config::Config& config,
+namespace {
+
+// Gives the sockets in `taken` back to `previous` (or closes those it can't).
+void GiveBack(std::vector<Listener>* taken, std::vector<Listener>* previous, bool from_previous) {
+  for (auto& t : *taken) {
+    for (size_t i = 0; i < t.fds.size(); ++i) {
+      int fd = t.fds[i];
+      if (fd < 0) {
+        continue;
+      }
+      bool returned = false;
+      if (previous != nullptr && from_previous) {
+        for (auto& p : *previous) {
+          if (p.Key() == t.Key() && i < p.fds.size() && p.fds[i] < 0) {
+            p.fds[i] = fd;
+            returned = true;
+            break;
+          }
+        }
+      }
+      if (!returned) {
+        close(fd);
+      }
+    }
+    t.fds.clear();
+  }
+}
+
+}  // namespace
+
+core::Result<std::vector<Listener>> OpenListeners(const config::Config& config, int slots,
                                                   std::vector<Listener>* previous) {
   std::vector<Listener> out;
   for (const auto& lc : config.server.listens) {
     Listener l;
     l.config = lc;
-    bool reused = false;
-    if (previous != nullptr) {
-      for (auto& p : *previous) {
-        if (p.fd >= 0 && p.Key() == l.Key()) {
-          l.fd = p.fd;
-          p.fd = -1;
-          reused = true;
-          break;
+    l.fds.assign(static_cast<size_t>(slots), -1);
+    for (int i = 0; i < slots; ++i) {
+      if (previous != nullptr) {
+        for (auto& p : *previous) {
+          if (p.Key() == l.Key() && static_cast<size_t>(i) < p.fds.size() && p.fds[i] >= 0) {
+            l.fds[i] = p.fds[i];
+            p.fds[i] = -1;
+            break;
+          }
         }
       }
-    }
-    if (!reused) {
+      if (l.fds[i] >= 0) {
+        continue;
+      }
       auto fd = BindOne(lc);
       if (!fd.ok()) {
-        // Give sockets taken from `previous` back so the caller can keep serving.
-        for (auto& o : out) {
-          bool returned = false;
-          if (previous != nullptr) {
-            for (auto& p : *previous) {
-              if (p.fd < 0 && p.Key() == o.Key()) {
-                p.fd = o.fd;
-                returned = true;
-                break;
-              }
-            }
-          }
-          if (!returned) {
-            close(o.fd);
-          }
-        }
+        out.push_back(std::move(l));
+        GiveBack(&out, previous, true);
         return core::Status::Error(config.file + ":" + std::to_string(lc.line) + ": " +
                                    fd.status().message());
       }
-      l.fd = *fd;
+      l.fds[i] = *fd;
     }
-    out.push_back(l);
+    out.push_back(std::move(l));
   }
   return out;
 }
 
 void CloseListeners(std::vector<Listener>* listeners) {
   for (auto& l : *listeners) {
-    if (l.fd >= 0) {
-      close(l.fd);
-      l.fd = -1;
+    for (int& fd : l.fds) {
+      if (fd >= 0) {
+        close(fd);
+        fd = -1;
+      }
     }
   }
   listeners->clear();

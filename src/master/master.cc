@@ -128,6 +128,15 @@ class Master {
   void StopGeneration(uint64_t generation, int sig, int64_t deadline_ms);
   void SignalAll(int sig);
   bool AnyChildren() const { return !children_.empty(); }
+  bool HasCurrentWorkers() const {
+    for (const auto& c : children_) {
+      if (c.generation == generation_ && !c.stopping) {
+        return true;
+      }
+    }
+    return false;
+  }
+  void WaitAccepting(int64_t max_ms);
   void KillOverdue();
   void WaitNotAccepting(uint64_t generation, int64_t max_ms);
   int WorkerCount() const;
@@ -142,6 +151,7 @@ class Master {
   int access_fd_ = -1;
   std::string pid_file_;
   worker::WorkerState* states_ = nullptr;  // kMaxWorkerStates entries, MAP_SHARED
+  int exit_code_ = 0;
 };
 
 int Master::WorkerCount() const {
@@ -213,6 +223,14 @@ bool Master::Start() {
       return false;
     }
   }
+  if (geteuid() == 0) {
+    auto id = worker::ResolveIdentity(g.user, g.group);
+    if (!id.ok()) {
+      fprintf(stderr, "drover: %s: User/Group: %s\n", config_->file.c_str(),
+              id.status().message().c_str());
+      return false;
+    }
+  }
   std::string err;
   if (!core::ErrorLog::Open(g.error_log, g.log_level, &err)) {
     fprintf(stderr, "drover: ErrorLog: %s\n", err.c_str());
@@ -225,7 +243,7 @@ bool Master::Start() {
     return false;
   }
   ChownToWorker(access_fd_);
-  auto ls = OpenListeners(*config_, nullptr);
+  auto ls = OpenListeners(*config_, WorkerCount(), nullptr);
   if (!ls.ok()) {
     fprintf(stderr, "drover: %s\n", ls.status().message().c_str());
     return false;
@@ -270,7 +288,9 @@ pid_t Master::SpawnWorker(int slot) {
     worker::WorkerContext ctx;
     ctx.config = config_;
     for (const auto& l : listeners_) {
-      ctx.listeners.push_back({l.fd, l.config});
+      if (static_cast<size_t>(slot) < l.fds.size()) {
+        ctx.listeners.push_back({l.fds[static_cast<size_t>(slot)], l.config});
+      }
     }
     ctx.table = table_.get();
     ctx.access_log_fd = access_fd_;
@@ -336,6 +356,32 @@ void Master::WaitNotAccepting(uint64_t generation, int64_t max_ms) {
     nanosleep(&ts, nullptr);
   }
   DLOG(kWarn, "old workers still accepting after %lld ms", static_cast<long long>(max_ms));
+}
+
+// Waits (up to `max_ms`) until every worker of the current generation accepts
+// (READY=1 is sent after it), or one has exited.
+void Master::WaitAccepting(int64_t max_ms) {
+  int64_t deadline = NowMs() + max_ms;
+  while (NowMs() < deadline) {
+    bool all = true;
+    for (const auto& c : children_) {
+      if (c.generation == generation_ && c.state_index >= 0 &&
+          states_[c.state_index].accepting.load() == 0) {
+        siginfo_t info{};
+        if (waitid(P_PID, static_cast<id_t>(c.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            info.si_pid != 0) {
+          continue;  // exited: Reap() will deal with it
+        }
+        all = false;
+        break;
+      }
+    }
+    if (all) {
+      return;
+    }
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, nullptr);
+  }
 }
 
 void Master::KillOverdue() {
@@ -409,7 +455,12 @@ void Master::Reload() {
     SdNotify("READY=1");
     return;
   }
-  auto ls = OpenListeners(*next, &listeners_);
+  int slots = next->global.worker_processes > 0 ? next->global.worker_processes
+                                                 : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  if (slots <= 0) {
+    slots = 1;
+  }
+  auto ls = OpenListeners(*next, slots, &listeners_);
   if (!ls.ok()) {
     DLOG(kError, "reload failed, keeping the running configuration: %s",
          ls.status().message().c_str());
@@ -425,16 +476,18 @@ void Master::Reload() {
          table.status().message().c_str());
     // Give the sockets back: `listeners_` had them moved out.
     for (auto& nl : *ls) {
-      bool back = false;
-      for (auto& ol : listeners_) {
-        if (ol.fd < 0 && ol.Key() == nl.Key()) {
-          ol.fd = nl.fd;
-          back = true;
-          break;
+      for (size_t i = 0; i < nl.fds.size(); ++i) {
+        bool back = false;
+        for (auto& ol : listeners_) {
+          if (ol.Key() == nl.Key() && i < ol.fds.size() && ol.fds[i] < 0) {
+            ol.fds[i] = nl.fds[i];
+            back = true;
+            break;
+          }
         }
-      }
-      if (!back) {
-        close(nl.fd);
+        if (!back) {
+          close(nl.fds[i]);
+        }
       }
     }
     if (new_access >= 0) {
@@ -464,6 +517,7 @@ void Master::Reload() {
                  NowMs() + config_->global.graceful_shutdown_timeout_ms + 5000);
   WaitNotAccepting(old_generation, 500);
   SpawnWorkers();
+  WaitAccepting(5000);
   DLOG(kNotice, "configuration reloaded, generation %llu",
        static_cast<unsigned long long>(generation_));
   SdNotify("READY=1");
@@ -535,12 +589,14 @@ int Master::Run() {
   }
   WritePidFile();
   SpawnWorkers();
+  WaitAccepting(5000);
   DLOG(kNotice, "drover %s started, %d workers", DROVER_VERSION, WorkerCount());
   SdNotify("READY=1");
 
   sigset_t empty;
   sigemptyset(&empty);
   bool shutting_down = false;
+  bool fast = false;
   while (true) {
     if (!g_child && !g_reload && !g_quit && !g_terminate && !g_reopen && !g_alarm) {
       alarm(1);
@@ -554,43 +610,50 @@ int Master::Run() {
       g_alarm = 0;
       KillOverdue();
     }
-    if (g_terminate && !shutting_down) {
-      shutting_down = true;
-      SdNotify("STOPPING=1");
-      DLOG(kNotice, "fast shutdown");
-      for (auto& c : children_) {
-        c.stopping = true;
-        c.stop_deadline_ms = NowMs() + 3000;
-        kill(c.pid, SIGTERM);
-      }
-    } else if (g_quit && !shutting_down) {
-      shutting_down = true;
-      SdNotify("STOPPING=1");
-      DLOG(kNotice, "graceful shutdown");
-      for (auto& c : children_) {
-        if (!c.stopping) {
-          c.stopping = true;
-          c.stop_deadline_ms = NowMs() + config_->global.graceful_shutdown_timeout_ms + 5000;
-          kill(c.pid, SIGQUIT);
-        }
-      }
-      CloseListeners(&listeners_);
-    }
-    if (shutting_down) {
-      if (g_terminate) {
-        // A TERM during a graceful shutdown turns it into a fast one.
+    if (g_terminate) {
+      g_terminate = 0;
+      if (!fast) {
+        // TERM/INT, also during a graceful shutdown: close everything now.
+        fast = true;
+        shutting_down = true;
+        SdNotify("STOPPING=1");
+        DLOG(kNotice, "fast shutdown");
         for (auto& c : children_) {
-          if (c.stop_deadline_ms > NowMs() + 3000) {
-            c.stop_deadline_ms = NowMs() + 3000;
-            kill(c.pid, SIGTERM);
+          c.stopping = true;
+          c.stop_deadline_ms = NowMs() + 3000;
+          kill(c.pid, SIGTERM);
+        }
+        CloseListeners(&listeners_);
+      }
+    }
+    if (g_quit) {
+      g_quit = 0;
+      if (!shutting_down) {
+        shutting_down = true;
+        SdNotify("STOPPING=1");
+        DLOG(kNotice, "graceful shutdown");
+        for (auto& c : children_) {
+          if (!c.stopping) {
+            c.stopping = true;
+            c.stop_deadline_ms = NowMs() + config_->global.graceful_shutdown_timeout_ms + 5000;
+            kill(c.pid, SIGQUIT);
           }
         }
+        CloseListeners(&listeners_);
       }
+    }
+    if (!shutting_down && !HasCurrentWorkers()) {
+      // Every worker exited fatally (nginx's exit code 2): nothing can serve.
+      DLOG(kEmerg, "no worker is running and none can be respawned; exiting");
+      shutting_down = true;
+      exit_code_ = 2;
+    }
+    if (shutting_down) {
+      g_reload = 0;
+      g_reopen = 0;
       if (!AnyChildren()) {
         break;
       }
-      g_reload = 0;
-      g_reopen = 0;
       continue;
     }
     if (g_reload) {
@@ -607,7 +670,7 @@ int Master::Run() {
     unlink(pid_file_.c_str());
   }
   DLOG(kNotice, "exiting");
-  return 0;
+  return exit_code_;
 }
 
 }  // namespace

@@ -127,6 +127,10 @@ void FormatAccessLog(std::string_view format, const LogRecord& r, std::string* o
       case 'u': out->push_back('-'); break;
       case 't': AppendTime(r.start_us, arg, out); break;
       case 'r':
+        if (r.method.empty()) {
+          out->push_back('-');
+          break;
+        }
         AppendEscaped(r.method, out);
         out->push_back(' ');
         AppendEscaped(r.target, out);

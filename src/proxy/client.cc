@@ -191,6 +191,9 @@ void ClientConn::OnRead() {
         PumpRequestBody();
       }
       break;
+    case State::kTunnel:
+      PumpTunnel(true);
+      break;
     case State::kLinger: {
       evbuffer* in = bufferevent_get_input(bev_);
       evbuffer_drain(in, evbuffer_get_length(in));
@@ -215,7 +218,11 @@ void ClientConn::OnWrite() {
   if (up_paused_ && up_ != nullptr && evbuffer_get_length(out) <= kLowWater) {
     up_paused_ = false;
     bufferevent_enable(up_->bev_, EV_READ);
-    PumpResponseBody();
+    if (state_ == State::kTunnel) {
+      PumpTunnel(false);
+    } else {
+      PumpResponseBody();
+    }
   }
 }
 
@@ -225,6 +232,15 @@ void ClientConn::OnEvent(short events) {
   }
   if (state_ == State::kLinger) {
     Close();
+    return;
+  }
+  if (state_ == State::kTunnel) {
+    if ((events & BEV_EVENT_TIMEOUT) != 0 &&
+        WallUs() - tunnel_activity_us_ < server_->server_config().timeout_ms * 1000) {
+      bufferevent_enable(bev_, EV_READ);  // the other direction is active
+      return;
+    }
+    EndTunnel((events & BEV_EVENT_TIMEOUT) != 0 ? "client idle timeout" : "client closed");
     return;
   }
   if ((events & BEV_EVENT_TIMEOUT) != 0) {
@@ -265,6 +281,10 @@ void ClientConn::OnTimer() {
   }
   if (state_ == State::kIdle) {
     Close();
+    return;
+  }
+  if (state_ == State::kProxying && waiting_member_) {
+    PickAndConnect();
   }
 }
 
@@ -330,6 +350,7 @@ void ClientConn::ResetExchange() {
   up_paused_ = false;
   client_paused_ = false;
   retried_stale_ = false;
+  waiting_member_ = false;
   resp_state_ = RespState::kNone;
   req_body_done_ = true;
   req_remaining_ = 0;
@@ -384,6 +405,8 @@ void ClientConn::StartExchange() {
     SendLocal(413, "request body larger than LimitRequestBody", true);
     return;
   }
+  websocket_ = (req_.connection & http::kConnUpgrade) != 0 &&
+               core::IEquals(core::Trim(req_.upgrade), "websocket");
   route_ = MatchRoute(sc, req_.path, req_.query, req_.has_query);
   if (route_.rule == nullptr || route_.rule->exclude) {
     SendLocal(404, "no ProxyPass rule matched", !req_body_done_);
@@ -409,19 +432,45 @@ bool ClientConn::PickAndConnect() {
   if (max_attempts < 0) {
     max_attempts = 0;
   }
+  std::vector<int> excluded;
   while (true) {
     int64_t now_ms = WallUs() / 1000;
-    balancer::PickResult pr = balancer_->Pick(preq, tried_, now_ms);
+    // Members at their max= connections in this worker (and without an idle
+    // connection to reuse) are left out of this pick, like members already tried.
+    excluded = tried_;
+    uint32_t nm = balancer_->num_members();
+    for (uint32_t m = 0; m < nm; ++m) {
+      MemberAddr* a = server_->member_addr(balancer_->index(), m);
+      if (a != nullptr && a->max > 0 && a->conns >= a->max &&
+          !server_->HasIdle(balancer_->index(), m)) {
+        excluded.push_back(static_cast<int>(m));
+      }
+    }
+    balancer::PickResult pr = balancer_->Pick(preq, excluded, now_ms);
     if (pr.member < 0) {
-      if (!tried_.empty() && pick_.member >= 0) {
-        // Keep the first pick's sticky info for the log.
-      } else {
+      if (tried_.empty() || pick_.member < 0) {
         pick_ = pr;
       }
+      if (bc.timeout_ms > 0) {
+        // Balancer timeout=: wait for a member to become usable (Apache polls too).
+        if (!waiting_member_) {
+          waiting_member_ = true;
+          wait_deadline_us_ = WallUs() + bc.timeout_ms * 1000;
+        }
+        if (WallUs() < wait_deadline_us_) {
+          ArmTimer(100);
+          return true;
+        }
+      }
+      waiting_member_ = false;
       DLOG(kError, "proxy: balancer %s: no usable member for %.*s (%s)", bc.name.c_str(),
            static_cast<int>(req_.path.size()), req_.path.data(), pr.reason);
       SendLocal(503, "no usable member", !req_body_done_);
       return false;
+    }
+    if (waiting_member_) {
+      waiting_member_ = false;
+      evtimer_del(timer_);
     }
     if (tried_.empty()) {
       pick_ = pr;
@@ -594,7 +643,11 @@ void ClientConn::BuildUpstreamHead() {
   } else if (req_.body == http::BodyKind::kChunked) {
     up_head_.append("Transfer-Encoding: chunked\r\n");
   }
-  if (addr->disablereuse) {
+  if (websocket_) {
+    // The one hop-by-hop exchange drover forwards: the WebSocket handshake.
+    AppendHeader(&up_head_, "Upgrade", req_.upgrade);
+    up_head_.append("Connection: Upgrade\r\n");
+  } else if (addr->disablereuse) {
     up_head_.append("Connection: close\r\n");
   }
   up_head_.append("\r\n");
@@ -701,6 +754,14 @@ void ClientConn::PumpRequestBody() {
 }
 
 void ClientConn::OnUpstreamWrite() {
+  if (state_ == State::kTunnel) {
+    if (client_paused_) {
+      client_paused_ = false;
+      bufferevent_enable(bev_, EV_READ);
+      PumpTunnel(true);
+    }
+    return;
+  }
   // The member drained our output below the low-water mark.
   if (client_paused_) {
     client_paused_ = false;
@@ -715,6 +776,10 @@ void ClientConn::OnUpstreamWrite() {
 
 void ClientConn::OnUpstreamRead() {
   if (up_ == nullptr) {
+    return;
+  }
+  if (state_ == State::kTunnel) {
+    PumpTunnel(false);
     return;
   }
   if (resp_state_ == RespState::kHead) {
@@ -767,8 +832,14 @@ bool ClientConn::HandleResponseHead() {
       continue;
     }
     if (resp_.status == 101) {
-      // Protocol switches need the tunnel (not enabled for this request): refuse.
-      UpstreamFailed(502, "member switched protocols without an upgrade request");
+      if (!websocket_ || !req_body_done_) {
+        UpstreamFailed(502, "member switched protocols without an upgrade request");
+        return false;
+      }
+      resp_head_buf_.assign(p, resp_.head_size);
+      RebaseResponse(&resp_, p, resp_head_buf_.data());
+      evbuffer_drain(in, resp_.head_size);
+      StartTunnel();
       return false;
     }
     resp_head_buf_.assign(p, resp_.head_size);
@@ -1100,6 +1171,17 @@ void ClientConn::OnUpstreamEvent(short events) {
   if (up_ == nullptr) {
     return;
   }
+  if (state_ == State::kTunnel) {
+    if ((events & BEV_EVENT_TIMEOUT) != 0) {
+      MemberAddr* a = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
+      if (a != nullptr && WallUs() - tunnel_activity_us_ < a->timeout_ms * 1000) {
+        bufferevent_enable(up_->bev_, EV_READ);
+        return;
+      }
+    }
+    EndTunnel((events & BEV_EVENT_TIMEOUT) != 0 ? "member idle timeout" : "member closed");
+    return;
+  }
   MemberAddr* addr = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
   const char* url = addr != nullptr ? addr->url.c_str() : "?";
   int err = EVUTIL_SOCKET_ERROR();
@@ -1232,7 +1314,12 @@ void ClientConn::SendLocal(int status, const char* reason, bool close, const cha
     out_headers_.clear();
     FinishExchange();
   } else {
-    // A request that never became an exchange (parse error, timeout).
+    // A request that never became an exchange (parse error, timeout): logged
+    // with "-" as its request line, as Apache logs requests it rejects.
+    req_.Clear();
+    start_us_ = WallUs();
+    exchange_active_ = true;
+    WriteAccessLog();
     exchange_active_ = false;
     CloseAfterFlush();
   }
@@ -1284,7 +1371,114 @@ void ClientConn::WriteAccessLog() {
   (void)w;
 }
 
+// ------------------------------------------------------------------- tunnel
+
+// The member accepted the WebSocket upgrade (101): relay its head, then the
+// two connections become a byte tunnel with backpressure both ways. The member
+// stays busy in the slot table until the tunnel ends; idle tunnels end after
+// Timeout (client side) / the member's timeout with no byte in either direction.
+void ClientConn::StartTunnel() {
+  status_ = 101;
+  std::string& h = up_head_;
+  h.clear();
+  h.append("HTTP/1.1 101 ");
+  h.append(resp_.reason.empty() ? std::string_view("Switching Protocols") : resp_.reason);
+  h.append("\r\n");
+  out_headers_.clear();
+  std::string_view upgrade = "websocket";
+  for (const auto& hd : resp_.headers) {
+    if (core::IEquals(hd.name, "upgrade")) {
+      upgrade = hd.value;
+      continue;
+    }
+    if (http::IsHopByHop(hd.name) || http::IsListedIn(hd.name, resp_.connection_tokens)) {
+      continue;
+    }
+    AppendHeader(&h, hd.name, hd.value);
+    out_headers_.push_back({hd.name, hd.value});
+  }
+  AppendHeader(&h, "Upgrade", upgrade);
+  h.append("Connection: Upgrade\r\n\r\n");
+  evbuffer_add(bufferevent_get_output(bev_), h.data(), h.size());
+  resp_bytes_ += h.size();
+  state_ = State::kTunnel;
+  resp_state_ = RespState::kBody;
+  keep_alive_ = false;
+  tunnel_activity_us_ = WallUs();
+  const auto& sc = server_->server_config();
+  struct timeval ctv = {static_cast<time_t>(sc.timeout_ms / 1000),
+                        static_cast<suseconds_t>((sc.timeout_ms % 1000) * 1000)};
+  bufferevent_set_timeouts(bev_, &ctv, &ctv);
+  bufferevent_setwatermark(bev_, EV_READ, 0, 0);
+  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  PumpTunnel(true);
+  if (up_ != nullptr) {
+    PumpTunnel(false);
+  }
+}
+
+void ClientConn::PumpTunnel(bool from_client) {
+  if (up_ == nullptr || state_ != State::kTunnel) {
+    return;
+  }
+  bufferevent* src = from_client ? bev_ : up_->bev_;
+  bufferevent* dst = from_client ? up_->bev_ : bev_;
+  evbuffer* in = bufferevent_get_input(src);
+  size_t n = evbuffer_get_length(in);
+  if (n > 0) {
+    evbuffer_remove_buffer(in, bufferevent_get_output(dst), n);
+    tunnel_activity_us_ = WallUs();
+    if (from_client) {
+      up_bytes_out_ += n;
+      req_bytes_ += n;
+    } else {
+      up_bytes_in_ += n;
+      resp_body_bytes_ += n;
+    }
+  }
+  if (evbuffer_get_length(bufferevent_get_output(dst)) >= kHighWater) {
+    bufferevent_disable(src, EV_READ);
+    bufferevent_setwatermark(dst, EV_WRITE, kLowWater, 0);
+    if (from_client) {
+      client_paused_ = true;
+    } else {
+      up_paused_ = true;
+    }
+  }
+}
+
+void ClientConn::EndTunnel(const char* why) {
+  DLOG(kInfo, "client %s: websocket tunnel to %s ended (%s)", peer_ip_.c_str(),
+       balancer_ != nullptr && member_ >= 0
+           ? balancer_->MemberUrl(static_cast<uint32_t>(member_)).c_str()
+           : "?",
+       why);
+  // Deliver what is still buffered towards the client, then close.
+  if (up_ != nullptr) {
+    PumpTunnel(false);
+  }
+  ReleaseUpstream(false);
+  WriteAccessLog();
+  exchange_active_ = false;
+  state_ = State::kProxying;
+  CloseAfterFlush();
+}
+
 // ------------------------------------------------------------------- closing
+
+bool ClientConn::IdleKeepAlive() const {
+  return state_ == State::kIdle && requests_ > 0 &&
+         evbuffer_get_length(bufferevent_get_input(bev_)) == 0 &&
+         evbuffer_get_length(bufferevent_get_output(bev_)) == 0;
+}
+
+bool ClientConn::ReclaimIfIdle() {
+  if (!IdleKeepAlive()) {
+    return false;
+  }
+  Close();
+  return true;
+}
 
 void ClientConn::Shutdown() {
   shutting_down_ = true;

@@ -31,9 +31,20 @@ int64_t WallUs() {
 // ---------------------------------------------------------------- UpstreamConn
 
 UpstreamConn::UpstreamConn(Server* server, uint32_t balancer, uint32_t member)
-    : server_(server), balancer_(balancer), member_(member) {}
+    : server_(server), balancer_(balancer), member_(member) {
+  MemberAddr* a = server_->member_addr(balancer, member);
+  if (a != nullptr) {
+    ++a->conns;
+  }
+  server_->CountUpstream(1);
+}
 
 UpstreamConn::~UpstreamConn() {
+  MemberAddr* a = server_->member_addr(balancer_, member_);
+  if (a != nullptr) {
+    --a->conns;
+  }
+  server_->CountUpstream(-1);
   if (bev_ != nullptr) {
     bufferevent_free(bev_);
   }
@@ -120,6 +131,15 @@ bool Server::Init() {
       const auto& b = config_->balancers[static_cast<size_t>(r.balancer)];
       for (const auto& mem : b.members) {
         m.reals.push_back(mem.name + r.balancer_part);
+        // Member names always carry the port; a Location usually omits the default one.
+        uint16_t def = mem.url.scheme == config::Scheme::kHttps ? 443 : 80;
+        if (mem.url.port == def) {
+          std::string host = mem.url.host.find(':') != std::string::npos
+                                 ? "[" + mem.url.host + "]"
+                                 : mem.url.host;
+          m.reals.push_back(std::string(config::SchemeName(mem.url.scheme)) + "://" + host +
+                            mem.url.path + r.balancer_part);
+        }
       }
     } else {
       m.reals.push_back(r.url);
@@ -152,6 +172,7 @@ void Server::ResolveMembers() {
       a.timeout_ms = mc.timeout_ms >= 0 ? mc.timeout_ms : proxy_timeout;
       a.connect_timeout_ms = mc.connect_timeout_ms >= 0 ? mc.connect_timeout_ms : a.timeout_ms;
       a.disablereuse = mc.disablereuse;
+      a.max = mc.max;
       uint16_t def = mc.url.scheme == config::Scheme::kHttps ? 443 : 80;
       std::string host = mc.url.host.find(':') != std::string::npos ? "[" + mc.url.host + "]"
                                                                       : mc.url.host;
@@ -199,23 +220,57 @@ void Server::Accept(int fd, const sockaddr* peer, int peer_len, uint16_t local_p
   if (shutting_down_) {
     c->Shutdown();
   }
-  size_t limit = static_cast<size_t>(config_->global.worker_connections);
-  if (!accept_paused_ && num_clients_ * 2 >= limit && accept_control_ != nullptr) {
-    // Every client may need a member connection too: WorkerConnections counts both.
+  if (AtConnectionLimit()) {
+    ReclaimIdle(static_cast<size_t>(config_->global.worker_connections) / 20 + 1);
+  }
+  if (!accept_paused_ && AtConnectionLimit() && accept_control_ != nullptr) {
     accept_paused_ = true;
     accept_control_(accept_arg_, false);
-    DLOG(kWarn, "%zu client connections: WorkerConnections %d reached, pausing accept",
-         num_clients_, config_->global.worker_connections);
+    DLOG(kWarn, "%zu client + %zu member connections: WorkerConnections %d reached, "
+         "pausing accept", num_clients_, num_upstreams_, config_->global.worker_connections);
   }
 }
 
 void Server::OnClientClosed() {
   size_t limit = static_cast<size_t>(config_->global.worker_connections);
-  if (accept_paused_ && !shutting_down_ && num_clients_ * 2 < limit * 9 / 10 &&
+  if (accept_paused_ && !shutting_down_ && num_clients_ + num_upstreams_ < limit * 9 / 10 &&
       accept_control_ != nullptr) {
     accept_paused_ = false;
     accept_control_(accept_arg_, true);
   }
+}
+
+size_t Server::ReclaimIdle(size_t want) {
+  size_t closed = 0;
+  for (auto& per_b : idle_) {
+    for (auto& per_m : per_b) {
+      // Oldest first: the pool is used from the back.
+      while (!per_m.empty() && closed < want) {
+        DeferFree(per_m.front());
+        per_m.erase(per_m.begin());
+        ++closed;
+      }
+    }
+  }
+  ClientConn* c = clients_;
+  // The list is newest first: walk to the oldest idle ones by going to the end.
+  ClientConn* last = nullptr;
+  while (c != nullptr) {
+    last = c;
+    c = c->next_;
+  }
+  c = last;
+  while (c != nullptr && closed < want) {
+    ClientConn* prev = c->prev_;
+    if (c->ReclaimIfIdle()) {
+      ++closed;
+    }
+    c = prev;
+  }
+  if (closed > 0) {
+    DLOG(kInfo, "WorkerConnections pressure: closed %zu idle keep-alive connections", closed);
+  }
+  return closed;
 }
 
 void Server::Unlink(ClientConn* c) {

@@ -40,12 +40,15 @@ struct MemberAddr {
   int64_t timeout_ms = 0;
   int64_t connect_timeout_ms = 0;
   bool disablereuse = false;
+  int max = 0;                // member key max=: connections per worker, 0 = no limit
+  int conns = 0;              // open connections to the member from this worker
 };
 
 // A connection to a member. Owned by the Server; lent to one ClientConn at a
 // time, or idle in the pool.
 class UpstreamConn {
  public:
+  // Counts itself in the member's MemberAddr::conns while it lives.
   UpstreamConn(Server* server, uint32_t balancer, uint32_t member);
   ~UpstreamConn();
 
@@ -80,12 +83,16 @@ class ClientConn {
   // Graceful shutdown: close now when idle, else after the current response.
   void Shutdown();
   bool closing() const { return state_ == State::kClosed; }
+  // Between requests on a keep-alive connection, nothing buffered.
+  bool IdleKeepAlive() const;
+  // Closes the connection now if IdleKeepAlive(); returns whether it did.
+  bool ReclaimIfIdle();
 
   ClientConn* next_ = nullptr;
   ClientConn* prev_ = nullptr;
 
  private:
-  enum class State { kIdle, kHead, kProxying, kLinger, kClosed };
+  enum class State { kIdle, kHead, kProxying, kTunnel, kLinger, kClosed };
   enum class RespState { kNone, kHead, kBody, kDone };
 
   static void ReadCb(bufferevent* bev, void* arg) noexcept;
@@ -115,6 +122,9 @@ class ClientConn {
   void SendLocal(int status, const char* reason, bool close, const char* detail = nullptr);
   void WriteAccessLog();
   void CloseAfterFlush();
+  void StartTunnel();
+  void PumpTunnel(bool from_client);
+  void EndTunnel(const char* why);
   void StartLinger();
   void Close();
   void ArmTimer(int64_t ms);
@@ -148,6 +158,10 @@ class ClientConn {
   bool up_paused_ = false;            // upstream read paused for client backpressure
   bool client_paused_ = false;        // client read paused for upstream backpressure
   bool retried_stale_ = false;
+  bool websocket_ = false;            // the request asks for a WebSocket upgrade
+  int64_t tunnel_activity_us_ = 0;    // last byte moved through the tunnel
+  bool waiting_member_ = false;       // balancer timeout=: polling for a usable member
+  int64_t wait_deadline_us_ = 0;
   std::string up_head_;               // request head to send to the member
   std::string resp_head_buf_;         // response head bytes; resp_ views point here
   http::ResponseHead resp_;
@@ -186,6 +200,8 @@ class Server {
   void BeginShutdown();
   bool Drained() const { return clients_ == nullptr; }
   size_t num_clients() const { return num_clients_; }
+  size_t num_upstreams() const { return num_upstreams_; }
+  void CountUpstream(int delta) { num_upstreams_ += static_cast<size_t>(delta); }
   void ReopenLogs();
 
   // Connection bookkeeping.
@@ -193,9 +209,19 @@ class Server {
   void DeferFree(ClientConn* c);
   void DeferFree(UpstreamConn* u);
   UpstreamConn* TakeIdle(uint32_t b, uint32_t m);
+  bool HasIdle(uint32_t b, uint32_t m) const {
+    return b < idle_.size() && m < idle_[b].size() && !idle_[b][m].empty();
+  }
   void PutIdle(UpstreamConn* u);
   void DropIdle(UpstreamConn* u);
   void OnClientClosed();
+  // Under WorkerConnections pressure: closes idle pooled member connections and
+  // idle keep-alive client connections, oldest first.
+  size_t ReclaimIdle(size_t want);
+  bool AtConnectionLimit() const {
+    return num_clients_ + num_upstreams_ >=
+           static_cast<size_t>(config_->global.worker_connections);
+  }
 
   event_base* base() const { return base_; }
   const config::Config& config() const { return *config_; }
@@ -235,6 +261,7 @@ class Server {
   http::Limits response_limits_;
   ClientConn* clients_ = nullptr;
   size_t num_clients_ = 0;
+  size_t num_upstreams_ = 0;  // member connections, busy and idle
   std::vector<ClientConn*> dead_clients_;
   std::vector<UpstreamConn*> dead_upstreams_;
   event* reaper_ = nullptr;

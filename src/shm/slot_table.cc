@@ -123,7 +123,8 @@ void CarryOver(const MemberSlot& old, const config::MemberConfig& m, MemberSlot*
   CopyString(s->config_route, kRouteMax, m.route);
   CopyString(s->config_redirect, kRouteMax, m.redirect);
   CopyString(s->url, kKeyMax, m.name);
-  s->in_use.store(1);
+  // A member removed by the balancer-manager stays removed (its slot a tombstone).
+  s->in_use.store(old.in_use.load() != 0 || old.from_config == 0 ? 1 : 0);
 }
 
 }  // namespace
@@ -197,7 +198,10 @@ core::Result<std::unique_ptr<SlotTable>> SlotTable::Create(const config::Config&
       uint32_t n = ob->num_members.load();
       for (uint32_t m = 0; m < n; ++m) {
         const MemberSlot* os = previous->member(b, m);
-        if (os != nullptr && os->in_use.load() != 0 && os->key[0] != '\0') {
+        // A config member the manager removed (in_use 0, key kept) is carried too, so
+        // that it stays removed while the config still lists it.
+        if (os != nullptr && os->key[0] != '\0' &&
+            (os->in_use.load() != 0 || os->from_config != 0)) {
           old_members.emplace(std::string(SlotString(os->key, kKeyMax)), os);
         }
       }
@@ -228,6 +232,12 @@ core::Result<std::unique_ptr<SlotTable>> SlotTable::Create(const config::Config&
     bs->capacity = static_cast<uint32_t>(bc.members.size()) + growth;
     bs->config_lbmethod = static_cast<uint32_t>(bc.lbmethod);
     bs->lbmethod.store(static_cast<uint32_t>(bc.lbmethod));
+    bs->config_nofailover = bc.nofailover ? 1 : 0;
+    bs->nofailover.store(bs->config_nofailover);
+    bs->config_maxattempts = bc.maxattempts;
+    bs->maxattempts.store(bc.maxattempts);
+    bs->config_timeout_ms = bc.timeout_ms;
+    bs->timeout_ms.store(bc.timeout_ms);
 
     // Old workers may still pick on the previous table while it is copied:
     // hold its lock so that lbstatus values are a consistent snapshot.
@@ -241,10 +251,23 @@ core::Result<std::unique_ptr<SlotTable>> SlotTable::Create(const config::Config&
     }
     if (ob != nullptr) {
       old_lock = std::make_unique<LockGuard>(ob);
-      // A manager change of lbmethod survives unless the config changed it too.
+      // A manager change of a balancer setting (lbmethod, nofailover, maxattempts,
+      // timeout) survives unless the config changed that setting too.
       if (ob->lbmethod.load() != ob->config_lbmethod &&
           ob->config_lbmethod == static_cast<uint32_t>(bc.lbmethod)) {
         bs->lbmethod.store(ob->lbmethod.load());
+      }
+      if (ob->nofailover.load() != ob->config_nofailover &&
+          ob->config_nofailover == bs->config_nofailover) {
+        bs->nofailover.store(ob->nofailover.load());
+      }
+      if (ob->maxattempts.load() != ob->config_maxattempts &&
+          ob->config_maxattempts == bc.maxattempts) {
+        bs->maxattempts.store(ob->maxattempts.load());
+      }
+      if (ob->timeout_ms.load() != ob->config_timeout_ms &&
+          ob->config_timeout_ms == bc.timeout_ms) {
+        bs->timeout_ms.store(ob->timeout_ms.load());
       }
     }
 

@@ -20,7 +20,7 @@
 namespace drover::shm {
 
 constexpr uint64_t kMagic = 0x31564f5244524f44ULL;  // "DORDROV1"
-constexpr uint32_t kAbi = 1;
+constexpr uint32_t kAbi = 2;
 constexpr size_t kKeyMax = 256;    // "balancer\x1furl"
 constexpr size_t kRouteMax = 64;
 constexpr size_t kNameMax = 128;
@@ -30,7 +30,11 @@ struct MemberSlot {
   char url[kKeyMax];                 // member URL (runtime-added members need it here)
   char route[kRouteMax];             // editable at runtime: read/write under the balancer lock
   char redirect[kRouteMax];
-  std::atomic<uint32_t> in_use;      // 1 = slot holds a member
+  // 1 = slot holds a member. 0 below num_members = removed by the balancer-manager: picks,
+  // the manager and metrics skip it. A removed config member keeps its key (it stays removed
+  // across a reload while the config still lists it, and re-adding its URL revives it); a
+  // removed runtime member has its key cleared and its slot may be reused for another URL.
+  std::atomic<uint32_t> in_use;
   std::atomic<int32_t> lbfactor;     // loadfactor x 100
   std::atomic<int32_t> lbset;
   std::atomic<uint32_t> status;      // config::MemberFlag bits
@@ -63,12 +67,21 @@ struct BalancerSlot {
   char name[kNameMax];
   uint32_t first_member;             // index of its first MemberSlot
   uint32_t capacity;                 // members + growth
-  std::atomic<uint32_t> num_members; // slots in use from first_member (in order)
+  std::atomic<uint32_t> num_members; // slots used from first_member (in order; some may be
+                                     // removed, see MemberSlot::in_use)
   std::atomic<uint32_t> lbmethod;    // config::LbMethod, editable
   std::atomic<uint64_t> wupdated;    // bumped on any membership/edit change
   std::atomic<uint64_t> lock_recoveries;  // EOWNERDEAD recoveries
-  uint32_t config_lbmethod;          // lbmethod from the config (reload: manager edit or not)
+  // Balancer settings the balancer-manager can edit (Apache's b_sforce, b_max, b_tmo).
+  std::atomic<uint32_t> nofailover;  // 1 = On
+  std::atomic<int32_t> maxattempts;  // -1 = members in use - 1
+  std::atomic<int64_t> timeout_ms;   // balancer timeout= (wait for a usable member)
+  // The config's values when the table was created (reload: manager edit or not).
+  uint32_t config_lbmethod;
+  uint32_t config_nofailover;
+  int32_t config_maxattempts;
   uint32_t pad;
+  int64_t config_timeout_ms;
 };
 
 struct Header {

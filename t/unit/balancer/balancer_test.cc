@@ -252,5 +252,79 @@ TEST(BalancerManagerEdit, RouteAndFactorEditsTakeEffect) {
   EXPECT_FALSE(t.Pick(TestBalancer::Cookie("S=.n1")).sticky);
 }
 
+// A member the balancer-manager removed (in_use 0, slot kept so that indices
+// stay stable for requests in flight) is invisible to picks: not chosen, not a
+// sticky target, does not count as "unusable" for spares, and does not stop
+// force recovery.
+TEST(BalancerRemovedMember, SkippedByPicks) {
+  config::BalancerConfig b = MakeBalancer(
+      "c", {Member("http://a:80", "n1"), Member("http://b:80", "n2"),
+            Member("http://c:80", "n3", 100, config::kFlagSpare)});
+  b.sticky_cookie = "S";
+  TestBalancer t(std::move(b));
+  EXPECT_EQ(t.b().num_present(), 3u);
+  t.s(1)->in_use.store(0);
+  EXPECT_FALSE(t.b().Present(1));
+  EXPECT_TRUE(t.b().Present(0));
+  EXPECT_FALSE(t.b().Present(7));
+  EXPECT_EQ(t.b().num_members(), 3u);
+  EXPECT_EQ(t.b().num_present(), 2u);
+  EXPECT_FALSE(t.b().Usable(1, kNow));
+  // The spare does not stand in for the removed member.
+  EXPECT_EQ(t.Schedule(4), "AAAA");
+  PickResult r = t.Pick(TestBalancer::Cookie("S=.n2"));
+  EXPECT_FALSE(r.sticky);
+  EXPECT_EQ(r.member, 0);
+  EXPECT_EQ(t.s(1)->elected.load(), 0u);
+}
+
+TEST(BalancerRemovedMember, ForceRecoveryAndReasons) {
+  TestBalancer t = Two();
+  t.s(1)->in_use.store(0);
+  t.b().OnConnectFailure(0, kNow);
+  // Only member 0 is left and it is in error: force recovery clears it.
+  EXPECT_EQ(t.Pick({}, {}, kNow + 1).member, 0);
+  t.s(0)->in_use.store(0);
+  PickResult r = t.Pick();
+  EXPECT_EQ(r.member, -1);
+  EXPECT_STREQ(r.reason, "no members in balancer");
+}
+
+TEST(BalancerRemovedMember, NoFailoverIgnoresRemovedRoute) {
+  config::BalancerConfig b =
+      MakeBalancer("c", {Member("http://a:80", "n1"), Member("http://b:80", "n2")});
+  b.sticky_cookie = "S";
+  b.nofailover = true;
+  TestBalancer t(std::move(b));
+  t.s(1)->in_use.store(0);
+  PickResult r = t.Pick(TestBalancer::Cookie("S=.n2"));
+  EXPECT_EQ(r.member, 0);  // an unknown route is rebalanced, even with nofailover
+}
+
+TEST(BalancerSettings, ReadFromSlot) {
+  config::BalancerConfig b = MakeBalancer(
+      "c", {Member("http://a:80", "n1"), Member("http://b:80", "n2"), Member("http://c:80")});
+  b.sticky_cookie = "S";
+  b.timeout_ms = 5000;
+  TestBalancer t(std::move(b));
+  EXPECT_FALSE(t.b().NoFailover());
+  EXPECT_EQ(t.b().MaxAttempts(), 2);
+  EXPECT_EQ(t.b().TimeoutMs(), 5000);
+  t.s(2)->in_use.store(0);
+  EXPECT_EQ(t.b().MaxAttempts(), 1);
+  t.bslot()->maxattempts.store(7);
+  EXPECT_EQ(t.b().MaxAttempts(), 7);
+  t.bslot()->timeout_ms.store(0);
+  EXPECT_EQ(t.b().TimeoutMs(), 0);
+  // nofailover edited in shm takes effect in the pick.
+  t.s(1)->status.store(kFlagDisabled);
+  EXPECT_EQ(t.Pick(TestBalancer::Cookie("S=.n2")).member, 0);
+  t.bslot()->nofailover.store(1);
+  EXPECT_TRUE(t.b().NoFailover());
+  PickResult r = t.Pick(TestBalancer::Cookie("S=.n2"));
+  EXPECT_EQ(r.member, -1);
+  EXPECT_STREQ(r.reason, "nofailover");
+}
+
 }  // namespace
 }  // namespace drover::balancer

@@ -284,6 +284,60 @@ TEST(ShmCarryOver, RuntimeAddedMembersMoveToGrowthSlots) {
   EXPECT_EQ(Str(t3->member(0, 1)->url, kKeyMax), "http://rt1:80");
 }
 
+TEST(ShmCarryOver, BalancerSettingsEditsSurvive) {
+  config::Config c1;
+  c1.balancers.push_back(MakeBalancer("lb", {Member("http://a:80")}));
+  c1.balancers.back().timeout_ms = 3000;
+  auto t1 = Make(c1);
+  BalancerSlot* b1 = t1->balancer(0);
+  EXPECT_EQ(b1->nofailover.load(), 0u);
+  EXPECT_EQ(b1->maxattempts.load(), -1);
+  EXPECT_EQ(b1->timeout_ms.load(), 3000);
+  b1->nofailover.store(1);
+  b1->maxattempts.store(4);
+  auto t2 = Make(c1, t1.get());
+  EXPECT_EQ(t2->balancer(0)->nofailover.load(), 1u);
+  EXPECT_EQ(t2->balancer(0)->maxattempts.load(), 4);
+  EXPECT_EQ(t2->balancer(0)->timeout_ms.load(), 3000);
+  // A config change of an edited setting wins; an unedited one follows the config.
+  config::Config c2 = c1;
+  c2.balancers[0].maxattempts = 2;
+  c2.balancers[0].timeout_ms = 9000;
+  auto t3 = Make(c2, t2.get());
+  EXPECT_EQ(t3->balancer(0)->nofailover.load(), 1u);
+  EXPECT_EQ(t3->balancer(0)->maxattempts.load(), 2);
+  EXPECT_EQ(t3->balancer(0)->timeout_ms.load(), 9000);
+}
+
+TEST(ShmCarryOver, RemovedMembersStayRemoved) {
+  config::Config c1;
+  c1.balancers.push_back(MakeBalancer("lb", {Member("http://a:80"), Member("http://b:80")}));
+  c1.balancers.back().growth = 1;
+  auto t1 = Make(c1);
+  // The manager removed config member b (key kept) and a runtime member (key cleared).
+  t1->member(0, 1)->elected.store(5);
+  t1->member(0, 1)->in_use.store(0);
+  MemberSlot* rt = t1->member(0, 2);
+  CopyString(rt->url, kKeyMax, "http://rt:80");
+  rt->in_use.store(0);
+  t1->balancer(0)->num_members.store(3);
+  auto t2 = Make(c1, t1.get());
+  EXPECT_EQ(t2->balancer(0)->num_members.load(), 2u);
+  EXPECT_EQ(t2->member(0, 1)->in_use.load(), 0u);
+  EXPECT_EQ(t2->member(0, 1)->elected.load(), 5u);
+  EXPECT_EQ(Str(t2->member(0, 1)->key, kKeyMax), SlotTable::MakeKey("lb", "http://b:80"));
+  EXPECT_EQ(t2->member(0, 2)->in_use.load(), 0u);
+  EXPECT_EQ(t2->member(0, 2)->key[0], '\0');
+  // Removed from the config too: gone; listed again later: fresh.
+  config::Config c2;
+  c2.balancers.push_back(MakeBalancer("lb", {Member("http://a:80")}));
+  auto t3 = Make(c2, t2.get());
+  EXPECT_EQ(t3->balancer(0)->num_members.load(), 1u);
+  auto t4 = Make(c1, t3.get());
+  EXPECT_EQ(t4->member(0, 1)->in_use.load(), 1u);
+  EXPECT_EQ(t4->member(0, 1)->elected.load(), 0u);
+}
+
 TEST(ShmCarryOver, OtherBalancerSameUrlIsNotTheSameMember) {
   config::Config c1;
   c1.balancers.push_back(MakeBalancer("x", {Member("http://a:80")}));

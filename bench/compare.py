@@ -1,0 +1,934 @@
+#!/usr/bin/python3
+"""bench/compare.py — drover against nginx and HAProxy on loopback (`make compare`).
+
+Starts two drover-backend instances, then in turn drover, nginx and HAProxy as
+equivalent round-robin balancers over them (keep-alive to the backends, no access
+log), and drives each with wrk. Measures requests/s, p50/p99 latency, CPU time per
+request of the proxy's whole process tree (utime+stime of the master and every
+worker from /proc/PID/stat, after minus before, divided by the completed requests)
+and the workers' peak RSS (VmHWM). Also runs wrk against one backend directly as
+the baseline. Prints a markdown table with ratios to nginx, writes
+bench/results/compare-<date>.csv and a gnuplot PNG, and checks that drover spread
+the requests exactly (the backends' counts differ by at most 1).
+
+CPU layout: the proxy gets its own cores when there are enough. On a 2-core host
+the proxy runs on cpu 0 with 1 worker, wrk and the backends on cpu 1. On bigger
+hosts the first half of the allowed cpus is for the proxy (1, 2, 4 ... P workers
+pinned to as many cores) and wrk plus the backends share the rest. On 1 cpu
+nothing is pinned.
+
+Python 3 standard library only; installs nothing (the Makefile runs
+tools/install-deps.sh --bench first). Every process started here is stopped by
+its pid (SIGTERM, then SIGKILL after a deadline); temp dirs are removed unless
+--keep is given. Usage: bench/compare.py [--quick] [--duration S] [--help]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import grp
+import json
+import os
+import platform
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = Path(os.environ.get("DROVER_BUILD", str(ROOT / "build"))).resolve()
+DROVER = BUILD / "drover"
+BACKEND = BUILD / "drover-backend"
+RESULTS = ROOT / "bench" / "results"
+HOST = "127.0.0.1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+SCENARIOS = {
+    # name: (path, extra wrk headers, description)
+    "small-ka": ("/size?n=100", [], "100 B body, client keep-alive"),
+    "small-close": ("/size?n=100", ["Connection: close"], "100 B body, client Connection: close"),
+    "64k-ka": ("/size?n=65536", [], "64 KiB body, client keep-alive"),
+}
+PROXIES = ("drover", "nginx", "haproxy")
+
+
+def log(msg):
+    print("compare: " + msg, file=sys.stderr, flush=True)
+
+
+class Failure(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------------
+# processes and /proc
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def stat_fields(pid: int):
+    """Fields of /proc/PID/stat after the comm field (index 0 = state), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def alive(pid: int) -> bool:
+    f = stat_fields(pid)
+    return f is not None and f[0] not in ("Z", "X")
+
+
+def children_of(pid: int) -> list:
+    kids = set()
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                    kids.update(int(x) for x in f.read().split())
+            except OSError:
+                pass
+    except OSError:
+        return []
+    return sorted(k for k in kids if alive(k))
+
+
+def tree(pid: int) -> list:
+    """pid and all its live descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if alive(p):
+            out.append(p)
+            todo.extend(children_of(p))
+    return out
+
+
+def cpu_ticks(pids) -> int:
+    """utime + stime (clock ticks) summed over pids (threads included)."""
+    total = 0
+    for p in pids:
+        f = stat_fields(p)
+        if f is not None:
+            total += int(f[11]) + int(f[12])  # fields 14 and 15 of stat(5)
+    return total
+
+
+def status_kib(pid: int, key: str) -> int:
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Proc:
+    """A started process, stopped by pid: SIGTERM, wait, SIGKILL after `timeout`.
+    Descendants seen while it ran (workers) are SIGKILLed if they outlive it."""
+
+    def __init__(self, name, args, cwd, cpus=None, out_path=None):
+        self.name = name
+        if cpus is not None and shutil.which("taskset"):
+            args = ["taskset", "-c", ",".join(str(c) for c in cpus)] + list(args)
+        self.out = open(out_path or os.devnull, "ab")
+        self.args = args
+        self.popen = subprocess.Popen(args, cwd=str(cwd), stdin=subprocess.DEVNULL,
+                                      stdout=self.out, stderr=subprocess.STDOUT)
+        self.pid = self.popen.pid
+        self.seen = set()
+        self.exe = None
+
+    def running(self):
+        return self.popen.poll() is None
+
+    def descendants(self):
+        if not self.running():
+            return []
+        kids = [p for p in tree(self.pid) if p != self.pid]
+        self.seen.update(kids)
+        if self.exe is None:
+            try:
+                self.exe = os.path.realpath("/proc/%d/exe" % self.pid)
+            except OSError:
+                pass
+        return kids
+
+    def stop(self, timeout=5.0) -> bool:
+        """Returns False when SIGKILL was needed."""
+        clean = True
+        if self.running():
+            self.descendants()
+            try:
+                self.popen.send_signal(signal.SIGTERM)
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log("%s (pid %d) did not stop in %.0fs: SIGKILL" % (self.name, self.pid, timeout))
+                clean = False
+                self.popen.kill()
+                self.popen.wait(timeout)
+        deadline = time.monotonic() + timeout
+        for p in sorted(self.seen):
+            while alive(p) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if alive(p) and self.exe and os.path.realpath("/proc/%d/exe" % p) == self.exe:
+                log("%s child %d outlived its parent: SIGKILL" % (self.name, p))
+                clean = False
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+        self.out.close()
+        return clean
+
+
+def wait_port(proc: Proc, port: int, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.running():
+            raise Failure("%s exited with %s" % (proc.name, proc.popen.returncode))
+        if port_open(port):
+            return
+        time.sleep(0.02)
+    raise Failure("%s did not accept on port %d within %.0fs" % (proc.name, port, timeout))
+
+
+# ------------------------------------------------------------------------------------
+# backends
+
+
+class Backend:
+    def __init__(self, name, workdir, cpus, procs):
+        self.name = name
+        port_file = workdir / ("%s.port" % name)
+        args = [str(BACKEND), "--listen", "%s:0" % HOST, "--name", name,
+                "--port-file", str(port_file)]
+        if procs > 1:
+            args += ["--procs", str(procs)]
+        self.proc = Proc("backend " + name, args, workdir, cpus, workdir / ("%s.log" % name))
+        deadline = time.monotonic() + 10
+        while True:
+            if not self.proc.running():
+                raise Failure("drover-backend %s exited" % name)
+            try:
+                text = port_file.read_text().strip()
+                if text:
+                    self.port = int(text)
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise Failure("drover-backend %s wrote no port file" % name)
+            time.sleep(0.02)
+
+    def snapshot(self) -> tuple:
+        """(requests, connections, stats calls so far) of this backend process. The
+        /stats request counts itself in both counters: `calls` lets deltas remove it."""
+        self.calls = getattr(self, "calls", 0) + 1
+        with urllib.request.urlopen("http://%s:%d/stats" % (HOST, self.port), timeout=10) as r:
+            st = json.loads(r.read())
+        return int(st["requests"]), int(st["connections"]), self.calls
+
+
+def delta(after, before) -> tuple:
+    """(requests, connections) between two snapshots of one backend, without the
+    /stats requests made in between (the one of `after` included)."""
+    calls = after[2] - before[2]
+    return after[0] - before[0] - calls, after[1] - before[1] - calls
+
+
+def settle(backends, timeout=5.0) -> list:
+    """Snapshots of the backends once their counts stop moving (in-flight requests
+    have landed)."""
+    prev = [b.snapshot() for b in backends]
+    deadline = time.monotonic() + timeout
+    while True:
+        time.sleep(0.1)
+        cur = [b.snapshot() for b in backends]
+        if all(delta(c, p) == (0, 0) for c, p in zip(cur, prev)) or \
+                time.monotonic() > deadline:
+            return cur
+        prev = cur
+
+
+# ------------------------------------------------------------------------------------
+# proxy configurations
+
+
+def identity():
+    """(user, group) for workers when running as root, else None."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pw = pwd.getpwnam("nobody")
+        return "nobody", grp.getgrgid(pw.pw_gid).gr_name
+    except KeyError:
+        return None
+
+
+def drover_config(d: Path, port, workers, backends) -> list:
+    ident = identity()
+    lines = ["[global]", "WorkerProcesses = %d" % workers,
+             "ErrorLog = %s" % (d / "error.log"), "PidFile = %s" % (d / "drover.pid"),
+             "LogLevel = warn"]
+    if ident:
+        lines += ["User = %s" % ident[0], "Group = %s" % ident[1]]
+    lines += ["", "[server]", "Listen = %s:%d" % (HOST, port), "CustomLog = off",
+              "ProxyPass = / balancer://b/", "", "[balancer://b]"]
+    lines += ["BalancerMember = http://%s:%d" % (HOST, b.port) for b in backends]
+    (d / "drover.conf").write_text("\n".join(lines) + "\n")
+    return [str(DROVER), "-F", "-c", str(d / "drover.conf")]
+
+
+def nginx_config(d: Path, port, workers, backends) -> list:
+    ident = identity()
+    servers = "".join("        server %s:%d;\n" % (HOST, b.port) for b in backends)
+    temp = "".join("    %s_temp_path %s;\n" % (k, d / k)
+                   for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf = (
+        ("user %s %s;\n" % ident if ident else "")
+        + "daemon off;\nmaster_process on;\nworker_processes %d;\n" % workers
+        + "pid %s;\nerror_log %s warn;\n" % (d / "nginx.pid", d / "error.log")
+        + "events {\n    worker_connections 10240;\n}\n"
+        + "http {\n    access_log off;\n" + temp
+        + "    upstream b {\n" + servers + "        keepalive 64;\n    }\n"
+        + "    server {\n        listen %s:%d;\n" % (HOST, port)
+        + "        location / {\n            proxy_pass http://b;\n"
+        + "            proxy_http_version 1.1;\n"
+        + "            proxy_set_header Connection \"\";\n"
+        # Stream bodies through memory like drover and HAProxy, never via temp files.
+        + "            proxy_max_temp_file_size 0;\n"
+        + "        }\n    }\n}\n")
+    (d / "nginx.conf").write_text(conf)
+    return [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(d), "-e", str(d / "error.log"),
+            "-c", str(d / "nginx.conf")]
+
+
+def haproxy_config(d: Path, port, workers, backends) -> list:
+    servers = "".join("    server b%d %s:%d\n" % (i + 1, HOST, b.port)
+                      for i, b in enumerate(backends))
+    # No maxconn: HAProxy derives it from the fd limit (asking for more than the
+    # limit allows is a fatal error).
+    conf = ("global\n    nbthread %d\n\n" % workers
+            + "defaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n"
+            + "    timeout server 60s\n    option http-keep-alive\n    http-reuse always\n\n"
+            + "frontend fe\n    bind %s:%d\n    default_backend be\n\n" % (HOST, port)
+            + "backend be\n    balance roundrobin\n" + servers)
+    (d / "haproxy.cfg").write_text(conf)
+    return [shutil.which("haproxy") or "/usr/sbin/haproxy", "-db", "-f", str(d / "haproxy.cfg")]
+
+
+CONFIGS = {"drover": drover_config, "nginx": nginx_config, "haproxy": haproxy_config}
+
+
+def start_proxy(kind, tmp_root: Path, workers, backends, cpus) -> tuple:
+    """Starts proxy `kind` in a fresh dir; returns (Proc, port, dir)."""
+    last = ""
+    for _ in range(3):
+        d = Path(tempfile.mkdtemp(prefix="%s-" % kind, dir=str(tmp_root)))
+        os.chmod(d, 0o755)  # workers may run as nobody
+        port = free_port()
+        args = CONFIGS[kind](d, port, workers, backends)
+        proc = Proc(kind, args, d, cpus, d / "stdout.log")
+        try:
+            wait_port(proc, port)
+            # Let the workers come up (nginx/drover fork after binding).
+            deadline = time.monotonic() + 10
+            want = workers if kind in ("drover", "nginx") else 0
+            while len(proc.descendants()) < want and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return proc, port, d
+        except Failure as e:
+            proc.stop()
+            last = "%s\n%s%s" % (e, read_text(d / "stdout.log"), read_text(d / "error.log"))
+    raise Failure("could not start %s: %s" % (kind, last))
+
+
+def rel(p: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(p)
+
+
+def read_text(p: Path) -> str:
+    try:
+        return p.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+# ------------------------------------------------------------------------------------
+# wrk
+
+
+def to_ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    if not m:
+        return float("nan")
+    v = float(m.group(1))
+    return v * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
+
+
+def run_wrk(port, scenario, duration, threads, connections, cpus) -> dict:
+    path, headers, _ = SCENARIOS[scenario]
+    args = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency"]
+    for h in headers:
+        args += ["-H", h]
+    args.append("http://%s:%d%s" % (HOST, port, path))
+    if cpus is not None and shutil.which("taskset"):
+        args = ["taskset", "-c", ",".join(str(c) for c in cpus)] + args
+    try:
+        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=duration + 60)
+    except subprocess.TimeoutExpired:
+        raise Failure("wrk did not finish within %ds" % (duration + 60))
+    out = p.stdout.decode(errors="replace")
+    r = {"wrk_output": out, "requests": 0, "rps": 0.0, "p50_ms": float("nan"),
+         "p99_ms": float("nan"), "non2xx": 0, "err_connect": 0, "err_read": 0,
+         "err_write": 0, "err_timeout": 0, "wrk_seconds": float(duration)}
+    m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    if m:
+        r["requests"] = int(m.group(1))
+        r["wrk_seconds"] = to_ms(m.group(2) + m.group(3)) / 1000.0
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if m:
+        r["rps"] = float(m.group(1))
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(r"^\s+%s%%\s+(\S+)" % pct, out, re.M)
+        if m:
+            r[key] = to_ms(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if m:
+        r["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        r["err_connect"], r["err_read"], r["err_write"], r["err_timeout"] = map(int, m.groups())
+    if p.returncode != 0 or not r["requests"]:
+        raise Failure("wrk failed (exit %d):\n%s" % (p.returncode, out))
+    return r
+
+
+# ------------------------------------------------------------------------------------
+# one measurement
+
+
+def measure(kind, scenario, workers, ctx) -> dict:
+    """Starts `kind` (or uses backend 1 directly for kind == "direct"), warms up,
+    runs wrk, collects the figures, stops the proxy."""
+    a = ctx.args
+    backends = ctx.backends
+    counted = ctx.backend_procs == 1  # /stats covers the whole backend
+    row = {"proxy": kind, "scenario": scenario, "workers": workers}
+    proc = None
+    at_start = None
+    try:
+        if kind == "direct":
+            port, root_pid = backends[0].port, backends[0].proc.pid
+            row["proxy_cpus"] = ",".join(map(str, ctx.load_cpus or [])) or "any"
+        else:
+            if counted:
+                at_start = [b.snapshot() for b in backends]
+            cpus = ctx.proxy_cpus[:workers] if ctx.proxy_cpus else None
+            row["proxy_cpus"] = ",".join(map(str, cpus)) if cpus else "any"
+            proc, port, d = start_proxy(kind, ctx.tmp, workers, backends, cpus)
+            root_pid = proc.pid
+            row["dir"] = d
+        if a.warmup > 0:
+            run_wrk(port, scenario, a.warmup, ctx.threads, a.connections, ctx.load_cpus)
+        before = settle(backends) if counted and proc is not None else None
+        pids = tree(root_pid)
+        t0 = cpu_ticks(pids)
+        res = run_wrk(port, scenario, a.duration, ctx.threads, a.connections, ctx.load_cpus)
+        pids_after = tree(root_pid)
+        t1 = cpu_ticks(set(pids) | set(pids_after))
+        row.update(res)
+        if proc is not None:
+            if kind == "haproxy":
+                wpids = [root_pid]  # threads in one process
+            else:
+                wpids = proc.descendants()
+            row["rss_kib"] = max([status_kib(p, "VmHWM") for p in wpids] or [0])
+        else:
+            row["rss_kib"] = status_kib(root_pid, "VmHWM")
+        cpu_s = (t1 - t0) / CLK_TCK
+        row["cpu_s"] = cpu_s
+        row["cpu_util"] = cpu_s / res["wrk_seconds"] if res["wrk_seconds"] else 0.0
+        row["cpu_us_per_req"] = cpu_s * 1e6 / res["requests"]
+        # Per core of the proxy: its pinned cores (fewer than workers only when
+        # --workers asks for more workers than there are proxy cpus).
+        cores = 1 if kind == "direct" else (
+            min(workers, len(ctx.proxy_cpus)) if ctx.proxy_cpus else workers)
+        row["rps_per_core"] = res["rps"] / cores
+        if before is not None:
+            after = settle(backends)
+            d_run = [delta(x, y) for x, y in zip(after, before)]
+            # New connections to the backends per 1000 requests they answered during
+            # the measured run: 0 when the proxy's upstream keep-alive always hits.
+            reqs = sum(r for r, _ in d_run)
+            row["upstream_conns_per_1k"] = 1000.0 * sum(c for _, c in d_run) / reqs if reqs else 0
+            if kind == "drover":
+                # Over drover's whole life (warm-up included): exact round robin
+                # means the counts differ by at most 1.
+                row["dist"] = [delta(x, y)[0] for x, y in zip(after, at_start)]
+        if a.syscalls and proc is not None:
+            row["syscalls"] = syscall_profile(kind, proc, port, scenario, ctx)
+        if proc is not None and not proc.running():
+            row["note"] = "%s exited during the run with %s" % (kind, proc.popen.returncode)
+        return row
+    finally:
+        if proc is not None:
+            t = time.monotonic()
+            if not proc.stop() and "note" not in row:
+                row["note"] = "%s did not exit within 5 s of SIGTERM (SIGKILLed)" % kind
+            row["stop_s"] = time.monotonic() - t
+            if kind == "drover" and "dir" in row:
+                row["drover_log"] = read_text(row["dir"] / "error.log") + \
+                    read_text(row["dir"] / "stdout.log")
+
+
+def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
+    """System calls per request of the proxy's workers: `strace -c -f` attached to
+    them for a whole extra 3 s wrk run, after the measured one (strace slows the
+    proxy a lot, so only the counts per request mean anything). Requests are counted
+    by the backends (by wrk with --backend-procs > 1); the 64 connection set-ups are
+    included."""
+    strace = shutil.which("strace")
+    if not strace:
+        return "strace not installed"
+    pids = [proc.pid] if kind == "haproxy" else (proc.descendants() or [proc.pid])
+    out = ctx.tmp / ("strace-%s-%s-%d.txt" % (kind, scenario, proc.pid))
+    args = [strace, "-c", "-f", "-o", str(out)]
+    for p in pids:
+        args += ["-p", str(p)]
+    counted = ctx.backend_procs == 1
+    st = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)  # attach (the proxy is idle meanwhile)
+        s0 = [b.snapshot() for b in ctx.backends] if counted else None
+        res = run_wrk(port, scenario, 3, ctx.threads, ctx.args.connections, ctx.load_cpus)
+        if counted:
+            s1 = settle(ctx.backends)
+            requests = sum(delta(x, y)[0] for x, y in zip(s1, s0))
+        else:
+            requests = res["requests"]
+    finally:
+        st.send_signal(signal.SIGINT)
+        try:
+            st.wait(15)
+        except subprocess.TimeoutExpired:
+            st.kill()
+            st.wait(10)
+    counts = []
+    for line in read_text(out).splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
+            counts.append((int(f[3]), f[-1]))
+    if not counts or not requests:
+        return "no strace output"
+    counts.sort(reverse=True)
+    total = sum(c for c, _ in counts)
+    errs = res["err_connect"] + res["err_read"] + res["err_write"] + res["err_timeout"]
+    note = ""
+    if errs or res["non2xx"]:
+        note = " (under strace wrk saw %d non-2xx, socket errors connect %d read %d write %d " \
+               "timeout %d)" % (res["non2xx"], res["err_connect"], res["err_read"],
+                                res["err_write"], res["err_timeout"])
+    return "%.1f syscalls/request over %d requests: " % (total / requests, requests) + ", ".join(
+        "%s %.2f" % (name, c / requests) for c, name in counts[:6]) + note
+
+
+# ------------------------------------------------------------------------------------
+# reporting
+
+
+def fmt(v, spec):
+    if v is None or (isinstance(v, float) and v != v):
+        return "-"
+    return format(v, spec)
+
+
+def add_ratios(rows):
+    base = {(r["scenario"], r["workers"]): r for r in rows if r["proxy"] == "nginx"}
+    for r in rows:
+        n = base.get((r["scenario"], r["workers"]))
+        if r["proxy"] != "direct" and n and n.get("cpu_us_per_req") and n.get("rps"):
+            r["cpu_ratio_nginx"] = r["cpu_us_per_req"] / n["cpu_us_per_req"]
+            r["rps_ratio_nginx"] = r["rps"] / n["rps"]
+
+
+def markdown(rows) -> str:
+    head = ("| scenario | proxy | workers | req/s | req/s per core | p50 ms | p99 ms | "
+            "CPU µs/req | CPU/req vs nginx | req/s vs nginx | proxy CPU % | worker max RSS MiB "
+            "| upstream conns/1k req | non-2xx | socket errors |")
+    out = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        errs = r.get("err_connect", 0) + r.get("err_read", 0) + r.get("err_write", 0) + \
+            r.get("err_timeout", 0)
+        err_text = "0" if not errs else "c%d r%d w%d t%d" % (
+            r["err_connect"], r["err_read"], r["err_write"], r["err_timeout"])
+        name = "direct (1 backend)" if r["proxy"] == "direct" else r["proxy"]
+        out.append("|" + " %s |" * 15 % (
+            r["scenario"], name, r["workers"] if r["proxy"] != "direct" else "-",
+            fmt(r.get("rps"), ",.0f"), fmt(r.get("rps_per_core"), ",.0f"),
+            fmt(r.get("p50_ms"), ".2f"), fmt(r.get("p99_ms"), ".2f"),
+            fmt(r.get("cpu_us_per_req"), ".1f"), fmt(r.get("cpu_ratio_nginx"), ".2f"),
+            fmt(r.get("rps_ratio_nginx"), ".2f"), fmt(100 * r.get("cpu_util", 0), ".0f"),
+            fmt(r.get("rss_kib", 0) / 1024.0, ".1f"), fmt(r.get("upstream_conns_per_1k"), ".1f"),
+            r.get("non2xx", 0), err_text))
+    return "\n".join(out)
+
+
+CSV_FIELDS = ["date", "host", "nproc", "cpu_model", "scenario", "proxy", "workers", "proxy_cpus",
+              "load_cpus", "wrk_threads", "connections", "duration_s", "requests", "rps",
+              "rps_per_core", "p50_ms", "p99_ms", "cpu_s", "cpu_us_per_req", "cpu_util",
+              "rss_kib", "upstream_conns_per_1k", "non2xx", "err_connect", "err_read",
+              "err_write", "err_timeout", "cpu_ratio_nginx", "rps_ratio_nginx",
+              "backend1_requests", "backend2_requests", "syscalls"]
+
+
+def write_csv(path: Path, rows, ctx):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            d = dict(r)
+            d.update(date=ctx.date, host=platform.node(), nproc=os.cpu_count(),
+                     cpu_model=ctx.cpu_model, load_cpus=",".join(map(str, ctx.load_cpus or [])),
+                     wrk_threads=ctx.threads, connections=ctx.args.connections,
+                     duration_s=ctx.args.duration)
+            if r.get("dist"):
+                d["backend1_requests"], d["backend2_requests"] = r["dist"][0], r["dist"][1]
+            for k in ("cpu_s", "cpu_us_per_req", "cpu_util", "rps_per_core", "cpu_ratio_nginx",
+                      "rps_ratio_nginx", "p50_ms", "p99_ms", "upstream_conns_per_1k"):
+                if isinstance(d.get(k), float):
+                    d[k] = "%.4g" % d[k]
+            w.writerow(d)
+
+
+def plot(path: Path, rows, worker_counts, ctx, ncpu=None) -> bool:
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot:
+        log("gnuplot not found: no plot (apt-get install gnuplot-nox)")
+        return False
+    proxies = [p for p in PROXIES if any(r["proxy"] == p for r in rows)]
+    scen = [s for s in SCENARIOS if any(r["scenario"] == s for r in rows)]
+    data = ctx.tmp / "plot.dat"
+    title = "req/s per proxy core (%s, %d cpus, wrk -c%d)" % (
+        ctx.cpu_model, ncpu or os.cpu_count(), ctx.args.connections)
+    if len(worker_counts) == 1:
+        # One point per proxy: a clustered bar chart, one cluster per scenario.
+        with open(data, "w") as f:
+            f.write("scenario " + " ".join(proxies) + "\n")
+            for s in scen:
+                vals = []
+                for p in proxies:
+                    r = [x for x in rows if x["proxy"] == p and x["scenario"] == s]
+                    vals.append("%.0f" % r[0]["rps_per_core"] if r else "0")
+                f.write("%s %s\n" % (s, " ".join(vals)))
+        script = (
+            "set terminal pngcairo size 900,500 noenhanced\nset output '%s'\n" % path
+            + "set title '%s, %d worker'\n" % (title, worker_counts[0])
+            + "set style data histograms\nset style histogram clustered gap 1\n"
+            + "set style fill solid 0.8 border -1\nset boxwidth 0.9\nset ylabel 'req/s per core'\n"
+            + "set yrange [0:*]\nset xrange [-0.6:%.1f]\n" % (len(scen) - 0.4)
+            + "set grid ytics\nset key top right\n"
+            + "plot " + ", ".join("'%s' using %d:xtic(1) title columnheader(%d)"
+                                  % (data, i + 2, i + 2) for i in range(len(proxies))) + "\n")
+    else:
+        blocks = []
+        with open(data, "w") as f:
+            for s in scen:
+                for p in proxies:
+                    f.write("# %s %s\n" % (s, p))
+                    for w in worker_counts:
+                        r = [x for x in rows if x["proxy"] == p and x["scenario"] == s
+                             and x["workers"] == w]
+                        if r:
+                            f.write("%d %.0f\n" % (w, r[0]["rps_per_core"]))
+                    f.write("\n\n")
+                    blocks.append((s, p))
+        script = ("set terminal pngcairo size 1400,450 noenhanced\nset output '%s'\n" % path
+                  + "set multiplot layout 1,%d title '%s'\n" % (len(scen), title)
+                  + "set xlabel 'workers (= proxy cores)'\nset ylabel 'req/s per core'\n"
+                  + "set logscale x 2\nset yrange [0:*]\nset grid\nset key bottom left\n")
+        for s in scen:
+            parts = ["'%s' index %d using 1:2 with linespoints title '%s'" % (data, i, p)
+                     for i, (bs, p) in enumerate(blocks) if bs == s]
+            script += "set title '%s'\nplot %s\n" % (SCENARIOS[s][2], ", ".join(parts))
+        script += "unset multiplot\n"
+    (ctx.tmp / "plot.gp").write_text(script)
+    p = subprocess.run([gnuplot, str(ctx.tmp / "plot.gp")], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    if p.returncode != 0:
+        # pngcairo missing in some builds: fall back to the plain png terminal.
+        script = script.replace("pngcairo", "png")
+        (ctx.tmp / "plot.gp").write_text(script)
+        p = subprocess.run([gnuplot, str(ctx.tmp / "plot.gp")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+    if p.returncode != 0:
+        log("gnuplot failed: %s" % p.stdout.decode(errors="replace"))
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------
+# main
+
+
+class Ctx:
+    pass
+
+
+def replot(csv_path: Path, args) -> int:
+    with open(csv_path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["proxy"] != "direct"]
+    if not rows:
+        log("%s: no proxy rows" % csv_path)
+        return 1
+    for r in rows:
+        r["workers"] = int(r["workers"])
+        r["rps_per_core"] = float(r["rps_per_core"])
+    ctx = Ctx()
+    ctx.args = args
+    args.connections = int(rows[0]["connections"])
+    ctx.cpu_model = rows[0]["cpu_model"]
+    ctx.tmp = Path(tempfile.mkdtemp(prefix="drover-replot-"))
+    try:
+        counts = sorted({r["workers"] for r in rows})
+        png = csv_path.with_suffix(".png")
+        ok = plot(png, rows, counts, ctx, int(rows[0]["nproc"]))
+        if ok:
+            print("Plot: %s" % rel(png))
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(ctx.tmp, ignore_errors=True)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def layout(args):
+    """(proxy cpus, load cpus, worker counts) from the cpus this process may use."""
+    cpus = sorted(os.sched_getaffinity(0))
+    n = len(cpus)
+    if n == 1:
+        return None, None, [1]
+    if n == 2:
+        return cpus[:1], cpus[1:], [1]
+    p = n // 2
+    counts, w = [], 1
+    while w <= p:
+        counts.append(w)
+        w *= 2
+    if counts[-1] != p:
+        counts.append(p)
+    return cpus[:p], cpus[p:], counts
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="3 s per run (default 10 s)")
+    ap.add_argument("--duration", type=int, default=None, help="seconds per measured run")
+    ap.add_argument("--warmup", type=int, default=1, help="seconds of wrk before each run")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="wrk threads (default: 1 with <= 2 load cpus, else half of them)")
+    ap.add_argument("--backend-procs", type=int, default=0,
+                    help="processes per backend (default: 1 with <= 2 load cpus, else a "
+                         "quarter of them; the distribution check needs 1)")
+    ap.add_argument("--workers", default="",
+                    help="comma-separated worker counts (default: from the cpu count)")
+    ap.add_argument("--proxies", default=",".join(PROXIES))
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--no-direct", action="store_true", help="skip the backend-direct baseline")
+    ap.add_argument("--results", default=str(RESULTS), help="directory for CSV and PNG")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="after each proxy run, an extra 2 s run under strace -c: system "
+                         "calls per request of the workers")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
+    ap.add_argument("--replot", metavar="CSV",
+                    help="only redraw the PNG (next to the CSV) from an earlier run's CSV")
+    a = ap.parse_args(argv)
+    if a.replot:
+        return replot(Path(a.replot), a)
+    if a.duration is None:
+        a.duration = 3 if a.quick else 10
+
+    ctx = Ctx()
+    ctx.args = a
+    ctx.proxy_cpus, ctx.load_cpus, counts = layout(a)
+    if a.workers:
+        counts = [int(x) for x in a.workers.split(",")]
+    nload = len(ctx.load_cpus) if ctx.load_cpus else 1
+    ctx.threads = a.threads or (1 if nload <= 2 else nload // 2)
+    ctx.backend_procs = a.backend_procs or (1 if nload <= 2 else max(1, nload // 4))
+    ctx.cpu_model = cpu_model()
+    ctx.date = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
+    proxies = [p for p in a.proxies.split(",") if p]
+    scenarios = [s for s in a.scenarios.split(",") if s]
+    for s in scenarios:
+        if s not in SCENARIOS:
+            ap.error("unknown scenario %r (%s)" % (s, ", ".join(SCENARIOS)))
+    missing = [str(x) for x in (DROVER, BACKEND) if not x.exists()]
+    tools = {"wrk": "wrk", "nginx": "nginx", "haproxy": "haproxy"}
+    for p in ["wrk"] + [p for p in proxies if p != "drover"]:
+        if not shutil.which(tools[p]) and not os.path.exists("/usr/sbin/" + tools[p]):
+            missing.append(tools[p])
+    if missing:
+        log("missing: %s (run make, then tools/install-deps.sh --bench)" % ", ".join(missing))
+        return 1
+
+    # Keep this script (and so the stats polling) off the proxy's cores.
+    if ctx.load_cpus:
+        os.sched_setaffinity(0, ctx.load_cpus)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    ctx.loadavg = " ".join(read_text(Path("/proc/loadavg")).split()[:3])
+    ctx.tmp = Path(tempfile.mkdtemp(prefix="drover-compare-"))
+    os.chmod(ctx.tmp, 0o755)
+    ctx.backends = []
+    rows = []
+    problems = []
+    log("%d cpus (%s); proxy cpus %s, wrk+backends cpus %s; workers %s; wrk -t%d -c%d; "
+        "%d s per run (+%d s warm-up); load average %s" % (
+            os.cpu_count(), ctx.cpu_model, ctx.proxy_cpus or "any", ctx.load_cpus or "any",
+            counts, ctx.threads, a.connections, a.duration, a.warmup, ctx.loadavg))
+    try:
+        for i in range(2):
+            ctx.backends.append(Backend("b%d" % (i + 1), ctx.tmp, ctx.load_cpus,
+                                        ctx.backend_procs))
+        for s in scenarios:
+            if not a.no_direct:
+                log("%s: backend direct" % s)
+                rows.append(measure("direct", s, 1, ctx))
+            for w in counts:
+                for p in proxies:
+                    log("%s: %s, %d worker(s)" % (s, p, w))
+                    try:
+                        r = measure(p, s, w, ctx)
+                    except Failure as e:
+                        problems.append("%s %s w=%d: %s" % (p, s, w, e))
+                        log("FAILED: %s" % e)
+                        continue
+                    rows.append(r)
+                    errs = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
+                    if r["non2xx"] or errs:
+                        problems.append("%s %s w=%d: %d non-2xx, socket errors connect %d read %d "
+                                        "write %d timeout %d" % (
+                                            p, s, w, r["non2xx"], r["err_connect"], r["err_read"],
+                                            r["err_write"], r["err_timeout"]))
+                    if r.get("note"):
+                        problems.append("%s %s w=%d: %s" % (p, s, w, r["note"]))
+                    if p == "drover":
+                        if "dist" in r:
+                            d = r["dist"]
+                            ok = abs(d[0] - d[1]) <= 1
+                            msg = "distribution %s w=%d: backend b1 %d, b2 %d requests, " \
+                                  "difference %d (%s)" % (s, w, d[0], d[1], abs(d[0] - d[1]),
+                                                         "ok" if ok else "NOT within 1")
+                            r["dist_msg"] = msg
+                            log(msg)
+                            if not ok:
+                                problems.append("drover " + msg)
+                        lines = [x for x in r.get("drover_log", "").splitlines() if x.strip()]
+                        if lines:
+                            problems.append("drover %s w=%d: %d error-log lines, e.g. %s" % (
+                                s, w, len(lines), " | ".join(sorted(set(
+                                    re.sub(r"^\S+ \S+ \[[^]]*\] ", "", x) for x in lines))[:3])))
+    except KeyboardInterrupt:
+        log("interrupted: stopping everything")
+        problems.append("interrupted")
+    finally:
+        for b in ctx.backends:
+            b.proc.stop()
+
+    try:
+        if not rows:
+            return 1
+        add_ratios(rows)
+        order = {p: i for i, p in enumerate(("direct",) + PROXIES)}
+        rows.sort(key=lambda r: (list(SCENARIOS).index(r["scenario"]), r["workers"],
+                                 order.get(r["proxy"], 9)))
+        results = Path(a.results)
+        results.mkdir(parents=True, exist_ok=True)
+        csv_path = results / ("compare-%s.csv" % ctx.date)
+        png_path = results / ("compare-%s.png" % ctx.date)
+        write_csv(csv_path, rows, ctx)
+        have_plot = plot(png_path, [r for r in rows if r["proxy"] != "direct"], counts, ctx)
+        print()
+        print("## drover vs nginx vs HAProxy — %s" % ctx.date)
+        print()
+        print("%d cpus (%s), proxy on cpu %s, wrk -t%d -c%d and 2 backends on cpu %s, %d s per "
+              "run, load average %s at the start and %s at the end." % (
+                  os.cpu_count(), ctx.cpu_model,
+                  ",".join(map(str, ctx.proxy_cpus)) if ctx.proxy_cpus else "any",
+                  ctx.threads, a.connections,
+                  ",".join(map(str, ctx.load_cpus)) if ctx.load_cpus else "any",
+                  a.duration, ctx.loadavg, " ".join(read_text(Path("/proc/loadavg")).split()[:3])))
+        print()
+        print(markdown(rows))
+        print()
+        for r in rows:
+            if r.get("dist_msg"):
+                print("- drover " + r["dist_msg"])
+        for r in rows:
+            if r.get("syscalls"):
+                print("- %s %s w=%d: %s" % (r["proxy"], r["scenario"], r["workers"],
+                                            r["syscalls"]))
+        if ctx.backend_procs != 1:
+            print("- distribution check skipped (backends run %d processes each; stats are per "
+                  "process; use --backend-procs 1)" % ctx.backend_procs)
+        for p in problems:
+            print("- problem: " + p)
+        print()
+        print("CSV: %s" % rel(csv_path))
+        if have_plot:
+            print("Plot: %s" % rel(png_path))
+        return 0
+    finally:
+        if a.keep:
+            log("kept %s" % ctx.tmp)
+        else:
+            shutil.rmtree(ctx.tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
