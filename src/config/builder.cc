@@ -61,7 +61,10 @@
 //    balancer's maxattempts are written resolved (ProxyTimeout, members-1),
 //    which loads back to the same behaviour. Unset optional directives are
 //    written as comments. Long values wrap onto indented continuation lines
-//    so that no line exceeds the 199-character limit.
+//    so that no line exceeds the 199-character limit; a quoted word longer
+//    than a line is cut at single spaces. The one thing that cannot wrap is a
+//    single word without spaces longer than a line: only a path can be one
+//    (a relative path that filled its input line, made absolute).
 #include <arpa/inet.h>
 #include <unistd.h>
 
