@@ -1187,7 +1187,8 @@ void ClientConn::FinishExchange() {
 }
 
 // Fails the exchange: an error status when nothing was sent to the client yet,
-// otherwise the client connection is closed (a truncated response).
+// otherwise the client gets every byte the member sent, then the close (the
+// framing it was promised is left incomplete, so it sees the truncation).
 void ClientConn::UpstreamFailed(int status, const char* cause) {
   bool head_sent = resp_state_ == RespState::kBody || resp_state_ == RespState::kDone;
   ReleaseUpstream(false);
@@ -1198,7 +1199,7 @@ void ClientConn::UpstreamFailed(int status, const char* cause) {
     }
     WriteAccessLog();
     exchange_active_ = false;
-    Close();
+    CloseAfterFlush();
     return;
   }
   SendLocal(status, cause, true);

@@ -351,7 +351,14 @@ void Server::DeferFree(UpstreamConn* u) {
   u->dead_ = true;
   u->owner_ = nullptr;
   if (u->bev_ != nullptr) {
+    // bufferevent_free() inside this bufferevent's own callback only drops a
+    // reference: disable it and drop unsent bytes first, or libevent's write
+    // callback would still send them (e.g. the head of a request found invalid
+    // after it was queued).
     bufferevent_setcb(u->bev_, nullptr, nullptr, nullptr, nullptr);
+    bufferevent_disable(u->bev_, EV_READ | EV_WRITE);
+    evbuffer* out = bufferevent_get_output(u->bev_);
+    evbuffer_drain(out, evbuffer_get_length(out));
     bufferevent_free(u->bev_);
     u->bev_ = nullptr;
   }
