@@ -151,6 +151,7 @@ ClientConn::~ClientConn() {
   if (timer_ != nullptr) {
     event_free(timer_);
   }
+  server_->DisableDirectWrite(&out_);
   if (bev_ != nullptr) {
     bufferevent_free(bev_);
   }
@@ -166,7 +167,12 @@ bool ClientConn::Start() {
   }
   bufferevent_setcb(bev_, ReadCb, WriteCb, EventCb, this);
   bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
-  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  bufferevent_enable(bev_, EV_READ);
+  if (tls_) {
+    bufferevent_enable(bev_, EV_WRITE);
+  } else {
+    server_->EnableDirectWrite(&out_, bev_);
+  }
   // The first request must arrive within RequestHeaderTimeout.
   ArmTimer(server_->server_config().request_header_timeout_ms);
   return true;
@@ -176,7 +182,9 @@ bool ClientConn::Start() {
 
 void ClientConn::ReadCb(bufferevent*, void* arg) noexcept { static_cast<ClientConn*>(arg)->OnRead(); }
 void ClientConn::WriteCb(bufferevent*, void* arg) noexcept {
-  static_cast<ClientConn*>(arg)->OnWrite();
+  auto* c = static_cast<ClientConn*>(arg);
+  Server::DirectWriteDrained(&c->out_);
+  c->OnWrite();
 }
 void ClientConn::EventCb(bufferevent*, short events, void* arg) noexcept {
   static_cast<ClientConn*>(arg)->OnEvent(events);
@@ -698,7 +706,8 @@ void ClientConn::OnUpstreamConnected() {
   bufferevent_set_timeouts(up_->bev_, &tv, &tv);
   bufferevent_setwatermark(up_->bev_, EV_READ, 0, 0);
   bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
-  bufferevent_enable(up_->bev_, EV_READ | EV_WRITE);
+  bufferevent_enable(up_->bev_, EV_READ);
+  server_->EnableDirectWrite(&up_->out_, up_->bev_);
   BuildUpstreamHead();
   ++up_->requests_;
   evbuffer_add(bufferevent_get_output(up_->bev_), up_head_.data(), up_head_.size());
@@ -1673,6 +1682,7 @@ void ClientConn::Close() {
   if (timer_ != nullptr) {
     evtimer_del(timer_);
   }
+  server_->DisableDirectWrite(&out_);
   if (bev_ != nullptr) {
     bufferevent_disable(bev_, EV_READ | EV_WRITE);
     bufferevent_setcb(bev_, nullptr, nullptr, nullptr, nullptr);

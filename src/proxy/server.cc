@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -71,6 +72,7 @@ UpstreamConn::~UpstreamConn() {
     --a->conns;
   }
   server_->CountUpstream(-1);
+  server_->DisableDirectWrite(&out_);
   if (bev_ != nullptr) {
     bufferevent_free(bev_);
   }
@@ -88,6 +90,7 @@ void UpstreamConn::ReadCb(bufferevent*, void* arg) noexcept {
 
 void UpstreamConn::WriteCb(bufferevent*, void* arg) noexcept {
   auto* u = static_cast<UpstreamConn*>(arg);
+  Server::DirectWriteDrained(&u->out_);
   if (u->owner_ != nullptr) {
     u->owner_->OnUpstreamWrite();
   }
@@ -133,6 +136,9 @@ Server::~Server() {
   }
   if (reaper_ != nullptr) {
     event_free(reaper_);
+  }
+  if (flush_ev_ != nullptr) {
+    event_free(flush_ev_);
   }
 }
 
@@ -188,7 +194,94 @@ bool Server::Init() {
                                                       status_secret_);
   }
   reaper_ = event_new(base_, -1, 0, ReaperCb, this);
-  return reaper_ != nullptr;
+  flush_ev_ = event_new(base_, -1, 0, FlushCb, this);
+  return reaper_ != nullptr && flush_ev_ != nullptr;
+}
+
+// ------------------------------------------------------------- DirectWriter
+
+void Server::EnableDirectWrite(DirectWriter* w, bufferevent* bev) {
+  if (w->bev == bev) {
+    return;
+  }
+  w->server = this;
+  w->bev = bev;
+  w->queued = false;
+  evbuffer* out = bufferevent_get_output(bev);
+  evbuffer_add_cb(out, OutputCb, w);
+  if (evbuffer_get_length(out) == 0) {
+    bufferevent_disable(bev, EV_WRITE);
+  } else {
+    bufferevent_enable(bev, EV_WRITE);  // libevent sends what is there, then we take over
+  }
+}
+
+void Server::DisableDirectWrite(DirectWriter* w) {
+  if (w->queued) {
+    auto it = std::find(flush_.begin(), flush_.end(), w);
+    if (it != flush_.end()) {
+      flush_.erase(it);
+    }
+    w->queued = false;
+  }
+  if (w->bev != nullptr) {
+    evbuffer_remove_cb(bufferevent_get_output(w->bev), OutputCb, w);
+    w->bev = nullptr;
+  }
+}
+
+void Server::DirectWriteDrained(DirectWriter* w) {
+  if (w->bev != nullptr && evbuffer_get_length(bufferevent_get_output(w->bev)) == 0) {
+    bufferevent_disable(w->bev, EV_WRITE);
+  }
+}
+
+void Server::OutputCb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept {
+  auto* w = static_cast<DirectWriter*>(arg);
+  if (info->n_added == 0 || w->queued || w->bev == nullptr) {
+    return;
+  }
+  w->queued = true;
+  w->server->flush_.push_back(w);
+  event_active(w->server->flush_ev_, EV_TIMEOUT, 0);
+}
+
+void Server::FlushCb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<Server*>(arg)->FlushWriters();
+}
+
+void Server::FlushWriters() {
+  // One at a time from the back: callbacks may queue more writers or take
+  // queued ones out (DisableDirectWrite) while this runs.
+  while (!flush_.empty()) {
+    DirectWriter* w = flush_.back();
+    flush_.pop_back();
+    w->queued = false;
+    bufferevent* bev = w->bev;
+    if (bev == nullptr || (bufferevent_get_enabled(bev) & EV_WRITE) != 0) {
+      continue;  // libevent's write event is already draining it
+    }
+    evbuffer* out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) != 0) {
+      // bufferevent_socket keeps its output's front frozen so that only its
+      // own write callback drains it; thaw it for this write.
+      evbuffer_unfreeze(out, 1);
+      int n = evbuffer_write(out, bufferevent_getfd(bev));
+      evbuffer_freeze(out, 1);
+      if (n < 0 || evbuffer_get_length(out) != 0) {
+        // EAGAIN: wait for POLLOUT. An error: libevent's write meets it again
+        // and reports it through the event callback, as for any write.
+        bufferevent_enable(bev, EV_WRITE);
+        continue;
+      }
+    }
+    bufferevent_data_cb write_cb = nullptr;
+    void* cb_arg = nullptr;
+    bufferevent_getcb(bev, nullptr, &write_cb, nullptr, &cb_arg);
+    if (write_cb != nullptr) {
+      write_cb(bev, cb_arg);
+    }
+  }
 }
 
 void Server::ResolveMembers() {
@@ -350,6 +443,7 @@ void Server::DeferFree(UpstreamConn* u) {
   }
   u->dead_ = true;
   u->owner_ = nullptr;
+  DisableDirectWrite(&u->out_);
   if (u->bev_ != nullptr) {
     // bufferevent_free() inside this bufferevent's own callback only drops a
     // reference: disable it and drop unsent bytes first, or libevent's write

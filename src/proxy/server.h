@@ -45,6 +45,22 @@ struct MemberAddr {
   int conns = 0;              // open connections to the member from this worker
 };
 
+// Sends a plain socket's output with one writev() from the event loop, right
+// after the callback that queued it, instead of through bufferevent's write
+// event: bufferevent_socket adds the write event on every append and deletes
+// it once the buffer drains (two epoll_ctl() and one extra loop pass per
+// response and per request). An evbuffer callback on the output queues the
+// writer; Server::FlushWriters() writes; only what the kernel does not take
+// (EAGAIN) or an error goes back to libevent's write event, which this code
+// turns off again once the buffer is empty. The bufferevent's write callback
+// runs whenever the output drains, as libevent would run it. Not for TLS
+// bufferevents (OpenSSL owns their socket I/O).
+struct DirectWriter {
+  Server* server = nullptr;
+  bufferevent* bev = nullptr;  // null: not in direct mode
+  bool queued = false;         // in Server::flush_
+};
+
 // A connection to a member. Owned by the Server; lent to one ClientConn at a
 // time, or idle in the pool.
 class UpstreamConn {
@@ -62,6 +78,7 @@ class UpstreamConn {
   bool reused_ = false;
   uint64_t requests_ = 0;
   bool dead_ = false;
+  DirectWriter out_;
 
   static void ReadCb(bufferevent* bev, void* arg) noexcept;
   static void WriteCb(bufferevent* bev, void* arg) noexcept;
@@ -136,6 +153,7 @@ class ClientConn {
 
   Server* server_;
   bufferevent* bev_ = nullptr;
+  DirectWriter out_;
   event* timer_ = nullptr;
   std::string peer_ip_;
   uint16_t peer_port_ = 0;
@@ -219,6 +237,13 @@ class Server {
     return b < idle_.size() && m < idle_[b].size() && !idle_[b][m].empty();
   }
   void PutIdle(UpstreamConn* u);
+  // DirectWriter (see there): puts `bev` (connected, not TLS) in direct mode;
+  // takes it out (before the bufferevent is freed).
+  void EnableDirectWrite(DirectWriter* w, bufferevent* bev);
+  void DisableDirectWrite(DirectWriter* w);
+  // From a bufferevent write callback: libevent drained the output; turns the
+  // write event off again when nothing is left.
+  static void DirectWriteDrained(DirectWriter* w);
   void DropIdle(UpstreamConn* u);
   void OnClientClosed();
   // Under WorkerConnections pressure: closes idle pooled member connections and
@@ -251,7 +276,10 @@ class Server {
 
  private:
   static void ReaperCb(evutil_socket_t, short, void* arg) noexcept;
+  static void FlushCb(evutil_socket_t, short, void* arg) noexcept;
+  static void OutputCb(evbuffer* buf, const evbuffer_cb_info* info, void* arg) noexcept;
   void Reap();
+  void FlushWriters();
   void ResolveMembers();
 
   event_base* base_;
@@ -274,6 +302,8 @@ class Server {
   std::vector<ClientConn*> dead_clients_;
   std::vector<UpstreamConn*> dead_upstreams_;
   event* reaper_ = nullptr;
+  std::vector<DirectWriter*> flush_;  // writers with output queued this loop pass
+  event* flush_ev_ = nullptr;
   bool shutting_down_ = false;
   bool accept_paused_ = false;
   std::string log_buf_;
