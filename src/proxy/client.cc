@@ -180,7 +180,11 @@ bool ClientConn::Start() {
 
 // ----------------------------------------------------------------- callbacks
 
-void ClientConn::ReadCb(bufferevent*, void* arg) noexcept { static_cast<ClientConn*>(arg)->OnRead(); }
+void ClientConn::ReadCb(bufferevent*, void* arg) noexcept {
+  auto* c = static_cast<ClientConn*>(arg);
+  Server::ReadMore(&c->out_);
+  c->OnRead();
+}
 void ClientConn::WriteCb(bufferevent*, void* arg) noexcept {
   auto* c = static_cast<ClientConn*>(arg);
   Server::DirectWriteDrained(&c->out_);

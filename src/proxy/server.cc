@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,6 +82,7 @@ UpstreamConn::~UpstreamConn() {
 void UpstreamConn::ReadCb(bufferevent*, void* arg) noexcept {
   auto* u = static_cast<UpstreamConn*>(arg);
   if (u->owner_ != nullptr) {
+    Server::ReadMore(&u->out_);
     u->owner_->OnUpstreamRead();
   } else {
     // Idle in the pool: a member must not send anything now.
@@ -198,9 +200,9 @@ bool Server::Init() {
   return reaper_ != nullptr && flush_ev_ != nullptr;
 }
 
-// ------------------------------------------------------------- DirectWriter
+// ------------------------------------------------------------- DirectIo
 
-void Server::EnableDirectWrite(DirectWriter* w, bufferevent* bev) {
+void Server::EnableDirectWrite(DirectIo* w, bufferevent* bev) {
   if (w->bev == bev) {
     return;
   }
@@ -216,7 +218,7 @@ void Server::EnableDirectWrite(DirectWriter* w, bufferevent* bev) {
   }
 }
 
-void Server::DisableDirectWrite(DirectWriter* w) {
+void Server::DisableDirectWrite(DirectIo* w) {
   if (w->queued) {
     auto it = std::find(flush_.begin(), flush_.end(), w);
     if (it != flush_.end()) {
@@ -230,14 +232,61 @@ void Server::DisableDirectWrite(DirectWriter* w) {
   }
 }
 
-void Server::DirectWriteDrained(DirectWriter* w) {
+void Server::DirectWriteDrained(DirectIo* w) {
   if (w->bev != nullptr && evbuffer_get_length(bufferevent_get_output(w->bev)) == 0) {
     bufferevent_disable(w->bev, EV_WRITE);
   }
 }
 
+void Server::ReadMore(DirectIo* w) {
+  // libevent 2.1's EVBUFFER_MAX_READ: a read event that got this much was cut short.
+  constexpr size_t kLibeventReadCap = 4096;
+  constexpr size_t kDirectReadMax = 64 * 1024;
+  bufferevent* bev = w->bev;
+  if (bev == nullptr) {
+    return;
+  }
+  evbuffer* in = bufferevent_get_input(bev);
+  size_t len = evbuffer_get_length(in);
+  if (len < kLibeventReadCap || len >= kDirectReadMax) {
+    return;
+  }
+  size_t want = kDirectReadMax - len;
+  size_t high = 0;
+  bufferevent_getwatermark(bev, EV_READ, nullptr, &high);
+  if (high != 0) {
+    if (len >= high) {
+      return;
+    }
+    want = std::min(want, high - len);
+  }
+  evbuffer_iovec v[2];
+  evbuffer_unfreeze(in, 0);  // bufferevent_socket freezes its input's end
+  int nv = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), v, 2);
+  if (nv > 0) {
+    iovec iov[2];
+    size_t room = 0;
+    for (int i = 0; i < nv; ++i) {
+      size_t l = std::min(v[i].iov_len, want - room);
+      iov[i].iov_base = v[i].iov_base;
+      iov[i].iov_len = l;
+      room += l;
+    }
+    ssize_t r = readv(bufferevent_getfd(bev), iov, nv);
+    size_t got = r > 0 ? static_cast<size_t>(r) : 0;
+    int used = 0;
+    for (int i = 0; i < nv && got > 0; ++i) {
+      v[i].iov_len = std::min(iov[i].iov_len, got);
+      got -= v[i].iov_len;
+      used = i + 1;
+    }
+    evbuffer_commit_space(in, v, used);
+  }
+  evbuffer_freeze(in, 0);
+}
+
 void Server::OutputCb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept {
-  auto* w = static_cast<DirectWriter*>(arg);
+  auto* w = static_cast<DirectIo*>(arg);
   if (info->n_added == 0 || w->queued || w->bev == nullptr) {
     return;
   }
@@ -254,7 +303,7 @@ void Server::FlushWriters() {
   // One at a time from the back: callbacks may queue more writers or take
   // queued ones out (DisableDirectWrite) while this runs.
   while (!flush_.empty()) {
-    DirectWriter* w = flush_.back();
+    DirectIo* w = flush_.back();
     flush_.pop_back();
     w->queued = false;
     bufferevent* bev = w->bev;
