@@ -106,9 +106,14 @@ def test_disable_member_in_the_browser(drover, backend, browser):
     form = browser.find_element(By.CSS_SELECTOR, "form#edit-0-%d" % idx)
     details = row.find_element(By.TAG_NAME, "details")
     box = form.find_element(By.CSS_SELECTOR, 'input[type=checkbox][name="w_status_D"]')
-    assert not box.is_displayed()  # inside the closed <details>
+    # Selenium 4.8's is_displayed() does not see into a closed <details>; ask the page.
+    def visible(el):
+        return browser.execute_script("return arguments[0].checkVisibility();", el)
+
+    assert details.get_attribute("open") is None
+    assert not visible(box)  # inside the closed <details>
     details.find_element(By.TAG_NAME, "summary").click()
-    wait_browser(browser, box.is_displayed, "the Edit form to open")
+    wait_browser(browser, lambda: visible(box), "the Edit form to open")
     assert details.get_attribute("open") is not None
     assert not box.is_selected()
     box.click()
