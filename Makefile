@@ -97,6 +97,14 @@ soak:
 	/usr/bin/python3 t/soak.py $(SOAK_ARGS)
 # ---- end soak
 
+# ---- hup-load (issue 6): wrk -t2 -c32 -d20s through drover (2 workers, 2 members)
+# while the master gets SIGHUP 10 times, 1.5 s apart; wrk must report no socket
+# error and no non-2xx response. See t/hup_load.py. Not part of `make check`
+# (timing-sensitive, 25 s). Builds nothing: run `make all` first.
+.PHONY: hup-load
+hup-load:
+	/usr/bin/python3 t/hup_load.py $(HUP_LOAD_ARGS)
+
 check-deps:
 	@sh tools/check-deps.sh
 
