@@ -194,17 +194,38 @@ void ClientConn::EventCb(bufferevent*, short events, void* arg) noexcept {
   static_cast<ClientConn*>(arg)->OnEvent(events);
 }
 void ClientConn::TimerCb(evutil_socket_t, short, void* arg) noexcept {
-  static_cast<ClientConn*>(arg)->OnTimer();
+  auto* c = static_cast<ClientConn*>(arg);
+  c->timer_armed_ms_ = 0;
+  if (c->timer_deadline_ms_ == 0) {
+    return;  // disarmed since it was armed
+  }
+  int64_t left = c->timer_deadline_ms_ - MonotonicMs();
+  if (left > 0) {
+    // The deadline moved later since the event was armed.
+    struct timeval tv = Tv(left);
+    evtimer_add(c->timer_, &tv);
+    c->timer_armed_ms_ = c->timer_deadline_ms_;
+    return;
+  }
+  c->timer_deadline_ms_ = 0;
+  c->OnTimer();
 }
 
 void ClientConn::ArmTimer(int64_t ms) {
+  timer_deadline_ms_ = MonotonicMs() + ms;
+  if (timer_armed_ms_ != 0 && timer_armed_ms_ <= timer_deadline_ms_) {
+    return;  // the pending event fires first and re-arms for the rest
+  }
   struct timeval tv = Tv(ms);
   evtimer_add(timer_, &tv);
+  timer_armed_ms_ = timer_deadline_ms_;
 }
 
 void ClientConn::SetIdleTimeouts() {
-  // Waiting for a request: the timer bounds it; no bufferevent timeouts.
-  bufferevent_set_timeouts(bev_, nullptr, nullptr);
+  // Waiting for a request: the timer bounds it; no read timeout. The write
+  // timeout stays as during an exchange (no write is pending when idle), so
+  // that a keep-alive request changes no bufferevent timeout at all.
+  SetBevTimeouts(bev_, &timeouts_, 0, server_->server_config().timeout_ms);
 }
 
 void ClientConn::OnRead() {
@@ -355,6 +376,7 @@ void ClientConn::ProcessInput() {
         // The read watermark stops reading at kClientReadMax: allow a head up
         // to max_head by raising it for this request.
         bufferevent_setwatermark(bev_, EV_READ, 0, max_head + 1);
+        head_wm_raised_ = true;
       }
       break;
     }
@@ -369,8 +391,11 @@ void ClientConn::ProcessInput() {
     RebaseRequest(&req_, p, head_buf_.data());
     evbuffer_drain(in, req_.head_size);
     req_bytes_ = req_.head_size;
-    bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
-    evtimer_del(timer_);
+    if (head_wm_raised_) {
+      head_wm_raised_ = false;
+      bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
+    }
+    DisarmTimer();
     StartExchange();
   }
   in_process_ = false;
@@ -425,8 +450,7 @@ void ClientConn::StartExchange() {
                    (req_.body == http::BodyKind::kLength && req_.content_length == 0);
   req_remaining_ = req_.body == http::BodyKind::kLength ? req_.content_length : 0;
   // Client I/O timeouts while the exchange runs.
-  struct timeval tv = Tv(sc.timeout_ms);
-  bufferevent_set_timeouts(bev_, req_body_done_ ? nullptr : &tv, &tv);
+  SetBevTimeouts(bev_, &timeouts_, req_body_done_ ? 0 : sc.timeout_ms, sc.timeout_ms);
 
   if (!req_.host.empty()) {
     client_host_.assign(req_.host.data(), req_.host.size());
@@ -522,7 +546,7 @@ bool ClientConn::PickAndConnect() {
     }
     if (waiting_member_) {
       waiting_member_ = false;
-      evtimer_del(timer_);
+      DisarmTimer();
     }
     if (tried_.empty()) {
       pick_ = pr;
@@ -578,8 +602,7 @@ bool ClientConn::ConnectTo(int member) {
   up_ = u;
   bufferevent_setcb(u->bev_, UpstreamConn::ReadCb, UpstreamConn::WriteCb, UpstreamConn::EventCb,
                     u);
-  struct timeval ctv = Tv(addr->connect_timeout_ms);
-  bufferevent_set_timeouts(u->bev_, &ctv, &ctv);
+  SetBevTimeouts(u->bev_, &u->timeouts_, addr->connect_timeout_ms, addr->connect_timeout_ms);
   bufferevent_enable(u->bev_, EV_READ | EV_WRITE);
   if (bufferevent_socket_connect(u->bev_, reinterpret_cast<sockaddr*>(&addr->addr),
                                  static_cast<int>(addr->len)) != 0) {
@@ -706,11 +729,13 @@ void ClientConn::BuildUpstreamHead() {
 
 void ClientConn::OnUpstreamConnected() {
   MemberAddr* addr = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
-  struct timeval tv = Tv(addr->timeout_ms);
-  bufferevent_set_timeouts(up_->bev_, &tv, &tv);
-  bufferevent_setwatermark(up_->bev_, EV_READ, 0, 0);
-  bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
-  bufferevent_enable(up_->bev_, EV_READ);
+  SetBevTimeouts(up_->bev_, &up_->timeouts_, addr->timeout_ms, addr->timeout_ms);
+  if (!up_->watermarks_set_) {
+    up_->watermarks_set_ = true;
+    bufferevent_setwatermark(up_->bev_, EV_READ, 0, 0);
+    bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
+  }
+  EnableRead(up_->bev_);
   server_->EnableDirectWrite(&up_->out_, up_->bev_);
   BuildUpstreamHead();
   ++up_->requests_;
@@ -791,8 +816,7 @@ void ClientConn::PumpRequestBody() {
   }
   if (req_body_done_) {
     // The request is complete: pipelined bytes wait; no client read timeout now.
-    struct timeval tv = Tv(sc.timeout_ms);
-    bufferevent_set_timeouts(bev_, nullptr, &tv);
+    SetBevTimeouts(bev_, &timeouts_, 0, sc.timeout_ms);
     if (client_paused_) {
       client_paused_ = false;
       bufferevent_enable(bev_, EV_READ);
@@ -1193,7 +1217,7 @@ void ClientConn::FinishExchange() {
   state_ = State::kIdle;
   SetIdleTimeouts();
   ArmTimer(shutting_down_ ? kShutdownGraceMs : server_->server_config().keepalive_timeout_ms);
-  bufferevent_enable(bev_, EV_READ);
+  EnableRead(bev_);
   if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
     ProcessInput();
   }
@@ -1557,8 +1581,7 @@ void ClientConn::StartTunnel() {
   keep_alive_ = false;
   tunnel_activity_us_ = WallUs();
   const auto& sc = server_->server_config();
-  struct timeval ctv = Tv(sc.timeout_ms);
-  bufferevent_set_timeouts(bev_, &ctv, &ctv);
+  SetBevTimeouts(bev_, &timeouts_, sc.timeout_ms, sc.timeout_ms);
   bufferevent_setwatermark(bev_, EV_READ, 0, 0);
   bufferevent_enable(bev_, EV_READ | EV_WRITE);
   PumpTunnel(true);
@@ -1669,7 +1692,7 @@ void ClientConn::StartLinger() {
   }
   evbuffer* in = bufferevent_get_input(bev_);
   evbuffer_drain(in, evbuffer_get_length(in));
-  bufferevent_set_timeouts(bev_, nullptr, nullptr);
+  SetBevTimeouts(bev_, &timeouts_, 0, 0);
   bufferevent_setwatermark(bev_, EV_READ, 0, 0);
   bufferevent_enable(bev_, EV_READ);
   ArmTimer(kLingerMs);

@@ -56,6 +56,31 @@ int64_t WallUs() {
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
 }
 
+int64_t MonotonicMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void SetBevTimeouts(bufferevent* bev, BevTimeouts* cache, int64_t read_ms, int64_t write_ms) {
+  if (cache->read_ms == read_ms && cache->write_ms == write_ms) {
+    return;
+  }
+  cache->read_ms = read_ms;
+  cache->write_ms = write_ms;
+  struct timeval r = {static_cast<time_t>(read_ms / 1000),
+                      static_cast<suseconds_t>((read_ms % 1000) * 1000)};
+  struct timeval w = {static_cast<time_t>(write_ms / 1000),
+                      static_cast<suseconds_t>((write_ms % 1000) * 1000)};
+  bufferevent_set_timeouts(bev, read_ms > 0 ? &r : nullptr, write_ms > 0 ? &w : nullptr);
+}
+
+void EnableRead(bufferevent* bev) {
+  if ((bufferevent_get_enabled(bev) & EV_READ) == 0) {
+    bufferevent_enable(bev, EV_READ);
+  }
+}
+
 // ---------------------------------------------------------------- UpstreamConn
 
 UpstreamConn::UpstreamConn(Server* server, uint32_t balancer, uint32_t member)
@@ -555,11 +580,10 @@ void Server::PutIdle(UpstreamConn* u) {
     return;
   }
   u->owner_ = nullptr;
-  // While idle: any byte or event from the member closes the connection.
-  bufferevent_setwatermark(u->bev_, EV_READ, 0, 0);
-  bufferevent_enable(u->bev_, EV_READ);
-  struct timeval tv = {kIdleUpstreamMs / 1000, 0};
-  bufferevent_set_timeouts(u->bev_, &tv, nullptr);
+  // While idle: any byte or event from the member closes the connection (the
+  // read watermark is already 0, see OnUpstreamConnected).
+  EnableRead(u->bev_);
+  SetBevTimeouts(u->bev_, &u->timeouts_, kIdleUpstreamMs, 0);
   idle_[b][m].push_back(u);
 }
 

@@ -72,6 +72,16 @@ struct DirectIo {
   bool queued = false;         // in Server::flush_
 };
 
+// bufferevent_set_timeouts() and bufferevent_enable() re-add their events (a
+// timer-heap update each) even when nothing changes; the proxy sets them on
+// every request, so it remembers what it last set. Milliseconds, 0 = none.
+struct BevTimeouts {
+  int64_t read_ms = -1;
+  int64_t write_ms = -1;
+};
+void SetBevTimeouts(bufferevent* bev, BevTimeouts* cache, int64_t read_ms, int64_t write_ms);
+void EnableRead(bufferevent* bev);
+
 // A connection to a member. Owned by the Server; lent to one ClientConn at a
 // time, or idle in the pool.
 class UpstreamConn {
@@ -90,6 +100,8 @@ class UpstreamConn {
   uint64_t requests_ = 0;
   bool dead_ = false;
   DirectIo out_;
+  BevTimeouts timeouts_;
+  bool watermarks_set_ = false;  // the busy-connection watermarks (they stay when idle)
 
   static void ReadCb(bufferevent* bev, void* arg) noexcept;
   static void WriteCb(bufferevent* bev, void* arg) noexcept;
@@ -160,12 +172,19 @@ class ClientConn {
   void StartLinger();
   void Close();
   void ArmTimer(int64_t ms);
+  void DisarmTimer() { timer_deadline_ms_ = 0; }
   void SetIdleTimeouts();
 
   Server* server_;
   bufferevent* bev_ = nullptr;
   DirectIo out_;
+  BevTimeouts timeouts_;
+  bool head_wm_raised_ = false;  // read high-water raised for one large head
   event* timer_ = nullptr;
+  // The connection timer is lazy: ArmTimer() only moves timer_deadline_ms_
+  // when the armed event fires no later; TimerCb re-arms for the rest.
+  int64_t timer_deadline_ms_ = 0;  // CLOCK_MONOTONIC ms; 0 = disarmed
+  int64_t timer_armed_ms_ = 0;     // when timer_ fires; 0 = not pending
   std::string peer_ip_;
   uint16_t peer_port_ = 0;
   uint16_t local_port_ = 0;
@@ -325,5 +344,6 @@ class Server {
 };
 
 int64_t WallUs();
+int64_t MonotonicMs();
 
 }  // namespace drover::proxy
