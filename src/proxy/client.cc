@@ -132,7 +132,7 @@ ClientConn::ClientConn(Server* server, int fd, const sockaddr* peer, int peer_le
   }
   (void)peer_len;
   peer_ip_ = ip;
-  SetNoDelay(fd);
+  // TCP_NODELAY is set later, when it can matter (EnsureNoDelay).
   bev_ = bufferevent_socket_new(server->base(), fd, BEV_OPT_CLOSE_ON_FREE);
   if (bev_ == nullptr) {
     close(fd);
@@ -442,6 +442,7 @@ void ClientConn::StartExchange() {
   start_us_ = WallUs();
   ++requests_;
   const auto& sc = server_->server_config();
+  client_asked_close_ = !req_.keep_alive;
   keep_alive_ = req_.keep_alive && !shutting_down_ && !server_->shutting_down();
   if (sc.max_keepalive_requests > 0 && requests_ >= static_cast<uint64_t>(sc.max_keepalive_requests)) {
     keep_alive_ = false;
@@ -863,6 +864,24 @@ void ClientConn::OnUpstreamRead() {
   }
   if (resp_state_ == RespState::kBody) {
     PumpResponseBody();
+    if (resp_state_ == RespState::kBody) {
+      EnsureNoDelay();  // the response goes out in several writes
+    }
+  }
+}
+
+// nginx's rule: a response written in one go needs no TCP_NODELAY (the close or
+// the next request pushes it out); a keep-alive connection, a response sent in
+// several writes and a tunnel do, or Nagle holds their last small segment until
+// the client's delayed ACK. Saves a setsockopt() per Connection: close request.
+void ClientConn::EnsureNoDelay() {
+  if (nodelay_ || bev_ == nullptr) {
+    return;
+  }
+  nodelay_ = true;
+  int fd = bufferevent_getfd(bev_);
+  if (fd >= 0) {
+    SetNoDelay(fd);
   }
 }
 
@@ -1215,6 +1234,7 @@ void ClientConn::FinishExchange() {
     return;
   }
   state_ = State::kIdle;
+  EnsureNoDelay();
   SetIdleTimeouts();
   ArmTimer(shutting_down_ ? kShutdownGraceMs : server_->server_config().keepalive_timeout_ms);
   EnableRead(bev_);
@@ -1577,6 +1597,7 @@ void ClientConn::StartTunnel() {
   evbuffer_add(bufferevent_get_output(bev_), h.data(), h.size());
   resp_bytes_ += h.size();
   state_ = State::kTunnel;
+  EnsureNoDelay();
   resp_state_ = RespState::kBody;
   keep_alive_ = false;
   tunnel_activity_us_ = WallUs();
@@ -1683,6 +1704,15 @@ void ClientConn::CloseAfterFlush() {
 // that destroys the response before the client reads it.
 void ClientConn::StartLinger() {
   if (state_ == State::kLinger || state_ == State::kClosed) {
+    return;
+  }
+  evbuffer* pending = bufferevent_get_input(bev_);
+  if (client_asked_close_ && req_body_done_ && evbuffer_get_length(pending) == 0) {
+    // The client asked for the close (Connection: close, or HTTP/1.0 without
+    // keep-alive) and its request was read to the end: it has nothing more to
+    // send, so nothing can turn the close into a reset. Close at once, as
+    // nginx does; lingering is for the other cases.
+    Close();
     return;
   }
   state_ = State::kLinger;

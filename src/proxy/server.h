@@ -173,6 +173,7 @@ class ClientConn {
   void Close();
   void ArmTimer(int64_t ms);
   void DisarmTimer() { timer_deadline_ms_ = 0; }
+  void EnsureNoDelay();
   void SetIdleTimeouts();
 
   Server* server_;
@@ -194,6 +195,8 @@ class ClientConn {
   bool in_process_ = false;
   bool shutting_down_ = false;
   bool client_eof_ = false;
+  bool client_asked_close_ = false;  // the last request said it is the last
+  bool nodelay_ = false;             // TCP_NODELAY set on the client socket
   uint64_t requests_ = 0;
 
   // The current exchange.
