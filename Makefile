@@ -30,7 +30,7 @@ CXXFLAGS_ALL := -std=c++20 $(OPTFLAGS) $(SANFLAGS) $(WARN) -Isrc $(DEP_CFLAGS) \
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 LIBS_ALL := $(DEP_LIBS) -lpthread
 
-.PHONY: all check unit integration bench compare demo install clean format check-deps deps fuzz
+.PHONY: all check unit integration bench compare instructions demo install clean format check-deps deps fuzz
 
 all: $(B)/drover $(B)/drover-backend
 
@@ -84,6 +84,12 @@ bench: deps
 compare: all
 	@tools/install-deps.sh --bench
 	/usr/bin/python3 bench/compare.py $(if $(QUICK),--quick) $(COMPARE_ARGS)
+
+# Instructions per request under callgrind, drover vs nginx vs HAProxy (stable on a
+# noisy machine): make instructions INSTR_ARGS='--scenarios small-ka --top 10'
+instructions: all
+	@tools/install-deps.sh --bench
+	/usr/bin/python3 bench/instructions.py $(INSTR_ARGS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

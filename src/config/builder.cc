@@ -346,6 +346,12 @@ class Builder {
   Status RequestHeaderTimeout(const std::string& v) {
     return Duration(v, 1, kDay, &cfg_->server.request_header_timeout_ms);
   }
+  Status RequestBodyTimeout(const std::string& v) {
+    return Duration(v, 0, kDay, &cfg_->server.request_body_timeout_ms);
+  }
+  Status RequestBodyMinRate(const std::string& v) {
+    return Int(v, 0, int64_t{1} << 40, &cfg_->server.request_body_min_rate);
+  }
   Status KeepAliveTimeout(const std::string& v) {
     return Duration(v, 1, kDay, &cfg_->server.keepalive_timeout_ms);
   }
@@ -443,6 +449,8 @@ const Directive Builder::kDirectives[] = {
     {"CustomLog", SectionKind::kServer, false, &Builder::CustomLog},
     {"Timeout", SectionKind::kServer, false, &Builder::Timeout},
     {"RequestHeaderTimeout", SectionKind::kServer, false, &Builder::RequestHeaderTimeout},
+    {"RequestBodyTimeout", SectionKind::kServer, false, &Builder::RequestBodyTimeout},
+    {"RequestBodyMinRate", SectionKind::kServer, false, &Builder::RequestBodyMinRate},
     {"KeepAliveTimeout", SectionKind::kServer, false, &Builder::KeepAliveTimeout},
     {"MaxKeepAliveRequests", SectionKind::kServer, false, &Builder::MaxKeepAliveRequests},
     {"LimitRequestLine", SectionKind::kServer, false, &Builder::LimitRequestLine},
@@ -1956,6 +1964,8 @@ std::string Dump(const Config& c) {
   }
   w.Directive("Timeout", FormatDuration(s.timeout_ms));
   w.Directive("RequestHeaderTimeout", FormatDuration(s.request_header_timeout_ms));
+  w.Directive("RequestBodyTimeout", FormatDuration(s.request_body_timeout_ms));
+  w.Directive("RequestBodyMinRate", std::to_string(s.request_body_min_rate));
   w.Directive("KeepAliveTimeout", FormatDuration(s.keepalive_timeout_ms));
   w.Directive("MaxKeepAliveRequests", std::to_string(s.max_keepalive_requests));
   w.Directive("LimitRequestLine", std::to_string(s.limit_request_line));

@@ -167,6 +167,11 @@ struct ServerConfig {
   std::string access_format_name; // "common", "combined" or "custom"
   int64_t timeout_ms = 60000;
   int64_t request_header_timeout_ms = 20000;
+  // mod_reqtimeout's body=20,MinRate=500: a request body must start within
+  // request_body_timeout_ms, and every request_body_min_rate bytes received
+  // extend the deadline by one second (0 ms = no body deadline, only Timeout).
+  int64_t request_body_timeout_ms = 20000;
+  int64_t request_body_min_rate = 500;
   int64_t keepalive_timeout_ms = 5000;
   int max_keepalive_requests = 1000;
   int64_t limit_request_line = 8190;

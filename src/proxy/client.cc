@@ -361,7 +361,11 @@ void ClientConn::OnTimer() {
     return;
   }
   if (state_ == State::kProxying && waiting_member_) {
-    PickAndConnect();
+    CheckBodyDeadline() || PickAndConnect();
+    return;
+  }
+  if (state_ == State::kProxying) {
+    CheckBodyDeadline();
   }
 }
 
@@ -430,6 +434,8 @@ void ClientConn::ResetExchange() {
   client_paused_ = false;
   retried_stale_ = false;
   waiting_member_ = false;
+  body_start_ms_ = 0;
+  body_paused_ms_ = 0;
   local_ = 0;
   local_body_.clear();
   resp_state_ = RespState::kNone;
@@ -469,6 +475,10 @@ void ClientConn::StartExchange() {
   req_remaining_ = req_.body == http::BodyKind::kLength ? req_.content_length : 0;
   // Client I/O timeouts while the exchange runs.
   SetBevTimeouts(bev_, &timeouts_, req_body_done_ ? 0 : sc.timeout_ms, sc.timeout_ms);
+  if (!req_body_done_ && sc.request_body_timeout_ms > 0) {
+    body_start_ms_ = MonotonicMs();
+    ArmBodyTimer();
+  }
 
   if (!req_.host.empty()) {
     client_host_.assign(req_.host.data(), req_.host.size());
@@ -564,7 +574,7 @@ bool ClientConn::PickAndConnect() {
     }
     if (waiting_member_) {
       waiting_member_ = false;
-      DisarmTimer();
+      ArmBodyTimer();
     }
     if (tried_.empty()) {
       pick_ = pr;
@@ -785,9 +795,11 @@ void ClientConn::PumpRequestBody() {
       break;
     }
     if (evbuffer_get_length(out) >= kHighWater) {
-      // Member is slow to read: stop reading the client until it drains.
+      // Member is slow to read: stop reading the client until it drains (the
+      // body deadline stands still meanwhile: not the client's fault).
       if (!client_paused_) {
         client_paused_ = true;
+        paused_at_ms_ = MonotonicMs();
         bufferevent_disable(bev_, EV_READ);
       }
       return;
@@ -835,10 +847,7 @@ void ClientConn::PumpRequestBody() {
   if (req_body_done_) {
     // The request is complete: pipelined bytes wait; no client read timeout now.
     SetBevTimeouts(bev_, &timeouts_, 0, sc.timeout_ms);
-    if (client_paused_) {
-      client_paused_ = false;
-      bufferevent_enable(bev_, EV_READ);
-    }
+    ResumeClientBody();
     if (resp_state_ == RespState::kDone) {
       FinishExchange();
     }
@@ -855,13 +864,60 @@ void ClientConn::OnUpstreamWrite() {
     return;
   }
   // The member drained our output below the low-water mark.
-  if (client_paused_) {
-    client_paused_ = false;
-    bufferevent_enable(bev_, EV_READ);
-  }
+  ResumeClientBody();
   if (!req_body_done_) {
     PumpRequestBody();
   }
+}
+
+void ClientConn::ResumeClientBody() {
+  if (client_paused_) {
+    client_paused_ = false;
+    body_paused_ms_ += MonotonicMs() - paused_at_ms_;
+    bufferevent_enable(bev_, EV_READ);
+  }
+}
+
+// RequestBodyTimeout / RequestBodyMinRate (mod_reqtimeout's body=,MinRate=):
+// the body must begin within the timeout, and each RequestBodyMinRate bytes
+// received push the deadline one second later; time spent paused because the
+// member reads slowly does not count.
+int64_t ClientConn::BodyDeadlineMs() const {
+  const auto& sc = server_->server_config();
+  uint64_t got = req_bytes_ - req_.head_size;
+  int64_t extra = sc.request_body_min_rate > 0
+                      ? static_cast<int64_t>(got * 1000 / static_cast<uint64_t>(
+                                                              sc.request_body_min_rate))
+                      : 0;
+  return body_start_ms_ + sc.request_body_timeout_ms + extra + body_paused_ms_;
+}
+
+void ClientConn::ArmBodyTimer() {
+  if (req_body_done_ || body_start_ms_ == 0) {
+    DisarmTimer();
+    return;
+  }
+  ArmTimer(std::max<int64_t>(BodyDeadlineMs() - MonotonicMs(), 1));
+}
+
+// Returns true when the body deadline passed (the exchange is then failed).
+bool ClientConn::CheckBodyDeadline() {
+  if (req_body_done_ || body_start_ms_ == 0) {
+    return false;
+  }
+  if (client_paused_ || MonotonicMs() < BodyDeadlineMs()) {
+    ArmBodyTimer();
+    return false;
+  }
+  const auto& sc = server_->server_config();
+  DLOG(kInfo, "client %s: request body too slow (%llu bytes in %lld ms; RequestBodyTimeout "
+       "%lld ms, RequestBodyMinRate %lld bytes/s)", peer_ip_.c_str(),
+       static_cast<unsigned long long>(req_bytes_ - req_.head_size),
+       static_cast<long long>(MonotonicMs() - body_start_ms_),
+       static_cast<long long>(sc.request_body_timeout_ms),
+       static_cast<long long>(sc.request_body_min_rate));
+  UpstreamFailed(408, "request body timeout");
+  return true;
 }
 
 // ----------------------------------------------------------------- responses

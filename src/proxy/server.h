@@ -175,6 +175,10 @@ class ClientConn {
   void ArmTimer(int64_t ms);
   void DisarmTimer() { timer_deadline_ms_ = 0; }
   void EnsureNoDelay();
+  void ResumeClientBody();
+  int64_t BodyDeadlineMs() const;
+  void ArmBodyTimer();
+  bool CheckBodyDeadline();
   void BoundInput();
   void SetReadHigh(size_t high);
   void SetIdleTimeouts();
@@ -222,6 +226,9 @@ class ClientConn {
   int64_t tunnel_activity_us_ = 0;    // last byte moved through the tunnel
   bool waiting_member_ = false;       // balancer timeout=: polling for a usable member
   int64_t wait_deadline_us_ = 0;
+  int64_t body_start_ms_ = 0;         // RequestBodyTimeout runs since (0 = no body deadline)
+  int64_t body_paused_ms_ = 0;        // time the client was paused for the member
+  int64_t paused_at_ms_ = 0;
   std::string up_head_;               // request head to send to the member
   std::string resp_head_buf_;         // response head bytes; resp_ views point here
   http::ResponseHead resp_;

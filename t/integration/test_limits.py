@@ -102,3 +102,71 @@ def test_worker_connections_pause_accept_and_reclaim_idle(drover, backend):
     # Busy connections are never reclaimed: with the limit reached by clients
     # waiting on slow responses, accept pauses and resumes when they finish.
     assert dr.request(d.port, "GET", "/app/x").status == 200
+
+
+def trickle_post(port, total, step, pause, limit_s):
+    """POSTs a `total`-byte body `step` bytes every `pause` s; returns (response
+    bytes, seconds until drover answered or closed)."""
+    t0 = time.monotonic()
+    data = b""
+    with socket.create_connection((dr.LOOPBACK, port), timeout=10) as s:
+        s.sendall(b"POST /app/upload HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % total)
+        sent = 0
+        s.setblocking(False)
+        while sent < total and time.monotonic() - t0 < limit_s:
+            try:
+                s.sendall(b"x" * min(step, total - sent))
+                sent += min(step, total - sent)
+            except (BrokenPipeError, ConnectionResetError, BlockingIOError):
+                break
+            time.sleep(pause)
+            try:
+                got = s.recv(65536)
+                if not got:
+                    break
+                data += got
+                if b"\r\n\r\n" in data and not data.startswith(b"HTTP/1.1 100"):
+                    break
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                break
+        s.setblocking(True)
+        s.settimeout(10)
+        try:
+            while True:
+                got = s.recv(65536)
+                if not got:
+                    break
+                data += got
+                if b"\r\n\r\n" in data and len(data.partition(b"\r\n\r\n")[2]) > 0 and \
+                        not data.startswith(b"HTTP/1.1 408"):
+                    break
+        except (socket.timeout, ConnectionResetError):
+            pass
+    return data, time.monotonic() - t0
+
+
+def test_request_body_below_min_rate_gets_408(drover, backend):
+    d, b = app(drover, backend, server={"RequestBodyTimeout": "2",
+                                        "RequestBodyMinRate": "100"})
+    # 10 bytes every 0.5 s is 20 bytes/s: the 2 s deadline moves only 0.1 s per
+    # 10 bytes, so it passes after about 2.5 s.
+    data, took = trickle_post(d.port, 10000, 10, 0.5, 15)
+    assert data.startswith(b"HTTP/1.1 408 "), data[:120]
+    assert b"connection: close" in data.lower()
+    assert 2.0 <= took < 6, took
+    d.wait_error_log(r"request body too slow")
+    # The member never got a complete request, and drover still serves.
+    assert dr.request(d.port, "GET", "/app/x").status == 200
+
+
+def test_request_body_at_min_rate_is_accepted(drover, backend):
+    d, b = app(drover, backend, server={"RequestBodyTimeout": "1",
+                                        "RequestBodyMinRate": "1000"})
+    # 1000 bytes every 0.4 s (2500 bytes/s) for 1.6 s: longer than the 1 s
+    # timeout, but each 1000 bytes add a second.
+    data, took = trickle_post(d.port, 4000, 1000, 0.4, 15)
+    assert data.startswith(b"HTTP/1.1 200 "), data[:200]
+    assert took >= 1.2
+    assert b'"bytes": 4000' in data or b'"bytes":4000' in data, data[-200:]

@@ -129,6 +129,8 @@ TEST(BuilderTest, Defaults) {
   EXPECT_EQ(s.access_format, "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"");
   EXPECT_EQ(s.timeout_ms, 60000);
   EXPECT_EQ(s.request_header_timeout_ms, 20000);
+  EXPECT_EQ(s.request_body_timeout_ms, 20000);
+  EXPECT_EQ(s.request_body_min_rate, 500);
   EXPECT_EQ(s.keepalive_timeout_ms, 5000);
   EXPECT_EQ(s.max_keepalive_requests, 1000);
   EXPECT_EQ(s.limit_request_line, 8190);
@@ -191,6 +193,8 @@ TEST(BuilderTest, EveryServerDirective) {
       "CustomLog = /var/log/d/access.log common\n"
       "Timeout = 30\n"
       "RequestHeaderTimeout = 10s\n"
+      "RequestBodyTimeout = 0\n"
+      "RequestBodyMinRate = 1000\n"
       "KeepAliveTimeout = 1500ms\n"
       "MaxKeepAliveRequests = 0\n"
       "LimitRequestLine = 4096\n"
@@ -229,6 +233,8 @@ TEST(BuilderTest, EveryServerDirective) {
   EXPECT_EQ(s.access_format, "%h %l %u %t \"%r\" %>s %b");
   EXPECT_EQ(s.timeout_ms, 30000);
   EXPECT_EQ(s.request_header_timeout_ms, 10000);
+  EXPECT_EQ(s.request_body_timeout_ms, 0);
+  EXPECT_EQ(s.request_body_min_rate, 1000);
   EXPECT_EQ(s.keepalive_timeout_ms, 1500);
   EXPECT_EQ(s.max_keepalive_requests, 0);
   EXPECT_EQ(s.limit_request_line, 4096);

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""bench/instructions.py — instructions per request of drover, nginx and HAProxy
+under valgrind's callgrind (`make instructions`).
+
+CPU time per request moves by 15 % or more between runs on a shared machine;
+the number of instructions a proxy executes per request does not. This script
+starts the same two drover-backend instances and the same equivalent round-robin
+configurations as bench/compare.py (one worker each, keep-alive to the backends,
+no access log), each proxy under `valgrind --tool=callgrind --trace-children=yes`,
+and drives it with wrk twice: for the warm-up time only, then for warm-up +
+measured time. The difference of the workers' instruction counts (Ir) over the
+difference of the requests the backends answered is what one request costs,
+without start-up, warm-up and shutdown. Under valgrind a proxy runs ~50x slower,
+so only the counts mean anything, not the rates; they leave out the kernel
+(compare.py --syscalls counts the system calls).
+
+Python 3 standard library + bench/compare.py. Usage:
+  bench/instructions.py [--proxies drover,nginx,haproxy] [--scenarios small-ka,...]
+                        [--duration S] [--top N]
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import compare as C  # noqa: E402
+
+
+def callgrind_total(path: str) -> int:
+    """The Ir total of one callgrind output file."""
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    return 0
+
+
+def top_functions(path: str, n: int) -> list:
+    ann = shutil.which("callgrind_annotate")
+    if not ann or n <= 0:
+        return []
+    out = subprocess.run([ann, path], capture_output=True, text=True, timeout=120).stdout
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d,]+) \(\s*([\d.]+)%\)\s+(.*)", line)
+        if m and "PROGRAM TOTALS" not in line:
+            rows.append("%5.1f%%  %s" % (float(m.group(2)), re.sub(r" \[.*\]$", "", m.group(3))[:110]))
+        if len(rows) >= n:
+            break
+    return rows
+
+
+def run_once(kind, scenario, seconds, args, backends, tmp) -> tuple:
+    """Starts `kind` under callgrind, drives it with wrk for `seconds`, stops it;
+    returns (Ir of its workers over their whole life, requests the backends
+    answered, the biggest worker's callgrind file)."""
+    d = Path(tempfile.mkdtemp(prefix="cg-%s-" % kind, dir=str(tmp)))
+    os.chmod(d, 0o1777)  # workers running as nobody write their callgrind files here
+    port = C.free_port()
+    cmd = C.CONFIGS[kind](d, port, 1, backends)
+    vg = ["valgrind", "--tool=callgrind", "--trace-children=yes",
+          "--callgrind-out-file=%s/cg.%%p" % d]
+    proc = C.Proc(kind, vg + cmd, d, None, d / "stdout.log")
+    try:
+        C.wait_port(proc, port, timeout=60)
+        deadline = time.monotonic() + 30
+        while kind != "haproxy" and not proc.descendants() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        s0 = [b.snapshot() for b in backends]
+        C.run_wrk(port, scenario, seconds, 1, args.connections, None)
+        s1 = C.settle(backends)
+        requests = sum(C.delta(x, y)[0] for x, y in zip(s1, s0))
+    finally:
+        proc.stop(timeout=60)
+    # valgrind keeps the pids: the master's file is cg.<pid of the started process>;
+    # HAProxy runs its threads in that one process.
+    files = glob.glob(str(d / "cg.*"))
+    if kind != "haproxy":
+        files = [f for f in files if f != str(d / ("cg.%d" % proc.pid))]
+    if not files:
+        raise C.Failure("%s: no callgrind output" % kind)
+    biggest = max(files, key=callgrind_total)
+    return sum(callgrind_total(f) for f in files), requests, biggest
+
+
+def measure(kind, scenario, args, backends, tmp) -> dict:
+    """Two runs, warm-up only and warm-up + measured time: the difference in
+    instructions over the difference in requests leaves out start-up, warm-up
+    and shutdown."""
+    ir1, req1, _ = run_once(kind, scenario, args.warmup, args, backends, tmp)
+    ir2, req2, biggest = run_once(kind, scenario, args.warmup + args.duration, args, backends,
+                                  tmp)
+    if req2 <= req1:
+        raise C.Failure("%s: the longer run answered no more requests (%d, %d)" % (
+            kind, req1, req2))
+    return {"proxy": kind, "scenario": scenario, "requests": req2 - req1, "ir": ir2 - ir1,
+            "ir_per_req": (ir2 - ir1) / (req2 - req1), "top": top_functions(biggest, args.top)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--proxies", default=",".join(C.PROXIES))
+    ap.add_argument("--scenarios", default="small-ka,small-close,64k-ka")
+    ap.add_argument("--duration", type=int, default=5, help="seconds of the measured wrk run")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--top", type=int, default=0, help="print the top N functions of each")
+    a = ap.parse_args(argv)
+    for tool in ("valgrind", "wrk"):
+        if not shutil.which(tool):
+            C.log("missing: %s (tools/install-deps.sh --bench)" % tool)
+            return 1
+    tmp = Path(tempfile.mkdtemp(prefix="drover-instr-"))
+    os.chmod(tmp, 0o755)
+    backends = []
+    rows = []
+    try:
+        backends = [C.Backend("b%d" % (i + 1), tmp, None, 1) for i in range(2)]
+        for s in a.scenarios.split(","):
+            for p in a.proxies.split(","):
+                C.log("%s: %s under callgrind" % (s, p))
+                try:
+                    rows.append(measure(p, s, a, backends, tmp))
+                except C.Failure as e:
+                    C.log("FAILED: %s" % e)
+    finally:
+        for b in backends:
+            b.proc.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print("| scenario | proxy | requests | instructions/request | vs nginx |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        ng = [x for x in rows if x["scenario"] == r["scenario"] and x["proxy"] == "nginx"]
+        ratio = "%.2f" % (r["ir_per_req"] / ng[0]["ir_per_req"]) if ng else "-"
+        print("| %s | %s | %d | %s | %s |" % (r["scenario"], r["proxy"], r["requests"],
+                                             "{:,.0f}".format(r["ir_per_req"]), ratio))
+    for r in rows:
+        if r["top"]:
+            print("\n%s %s, top functions (self):" % (r["proxy"], r["scenario"]))
+            for t in r["top"]:
+                print("  " + t)
+    return 0 if rows else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
