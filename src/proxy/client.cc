@@ -284,10 +284,15 @@ void ClientConn::OnEvent(short events) {
     // cipher, an unknown CA at the client) costs a log line at info and the connection.
     std::string why = tls::TlsError(bev_);
     int e = EVUTIL_SOCKET_ERROR();
-    if (why.empty()) {
-      why = (events & BEV_EVENT_ERROR) != 0 && e != 0 ? strerror(e) : "connection closed";
+    if (why.empty() && (events & BEV_EVENT_ERROR) != 0 && e != 0) {
+      why = strerror(e);
     }
-    DLOG(kInfo, "client %s: tls handshake failed (%s)", peer_ip_.c_str(), why.c_str());
+    if (why.empty()) {
+      // Connected and closed without a word (port probes, load balancer checks).
+      DLOG(kDebug, "client %s: closed before the tls handshake", peer_ip_.c_str());
+    } else {
+      DLOG(kInfo, "client %s: tls handshake failed (%s)", peer_ip_.c_str(), why.c_str());
+    }
     Close();
     return;
   }

@@ -278,8 +278,8 @@ def subject_cn(s_client_out):
     return m.group(1) if m else None
 
 
-def manager_flags(port, member_url):
-    r = dr.request(port, "GET", "/balancer-manager?format=json")
+def manager_flags(pki, port, member_url):
+    r = https_get(pki, port, "/balancer-manager?format=json")
     assert r.status == 200, r
     for b in r.json()["balancers"]:
         for m in b["members"]:
@@ -402,7 +402,7 @@ def test_https_member_with_a_valid_certificate(drover, pki, https_backend):
         assert r.json()["path"] == "/x%d" % i
         headers = dict((k.lower(), v) for k, v in r.json()["headers"])
         assert headers["x-forwarded-proto"] == "https"
-    assert "Ok" in manager_flags(d.port, "https://127.0.0.1:%d" % m.port)
+    assert "Ok" in manager_flags(pki, d.port, "https://127.0.0.1:%d" % m.port)
 
 
 def test_https_member_from_another_ca_is_refused_then_accepted_with_verify_none(
@@ -415,7 +415,7 @@ def test_https_member_from_another_ca_is_refused_then_accepted_with_verify_none(
     d.wait_error_log(r"balancer m: connect to member %s failed \(tls handshake failed: "
                      r"certificate verify failed: unable to get local issuer certificate"
                      % re.escape(member))
-    assert "Err" in manager_flags(d.port, member)
+    assert "Err" in manager_flags(pki, d.port, member)
     assert m.requests == 0
     d.stop()
     d2 = drover(text=member_conf(pki, m, verify="none"))
@@ -435,7 +435,7 @@ def test_https_member_health_check_over_tls(drover, pki, https_backend):
     m = https_backend("S4", *pki.member)
     d = drover(text=member_conf(pki, m, ca=pki.ca[0], hc="hcmethod=GET hcuri=/hc hcinterval=1"))
     dr.wait_until(lambda: m.requests >= 2, 10, what="two health checks over TLS")
-    assert "Ok" in manager_flags(d.port, m.url)
+    assert "Ok" in manager_flags(pki, d.port, m.url)
     assert "not supported for https" not in d.error_log()
 
 
