@@ -112,7 +112,7 @@ TEST(HealthPlan, MethodsTimeoutsAndDowngrades) {
   EXPECT_EQ(p.kind, ProbePlan::Kind::kHttp);
   EXPECT_TRUE(p.tls);
   EXPECT_FALSE(p.downgraded);
-  EXPECT_EQ(p.request.substr(0, 29), "GET /hc HTTP/1.0\r\nHost: h\r\n");
+  EXPECT_EQ(p.request.substr(0, 27), "GET /hc HTTP/1.0\r\nHost: h\r\n");
   p = PlanProbe(HcMember("http://h", HealthCheck::Method::kGet, "/hc"), server);
   EXPECT_FALSE(p.tls);
   p = PlanProbe(HcMember("ajp://h", HealthCheck::Method::kGet, "/hc"), server);
