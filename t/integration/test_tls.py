@@ -341,6 +341,21 @@ def test_session_resumption_across_workers(drover, backend, pki, workdir, versio
     assert reused == 12
 
 
+def test_ticket_keys_rotate(drover, backend, pki, workdir):
+    a = backend("A")
+    d = drover(text=tls_conf(pki, "ProxyPass = / %s/" % a.url,
+                             server_extra="SSLSessionTicketKeyRotation = 1s"))
+    sess = str(workdir / "sess.pem")
+    req = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    out = s_client(d.port, "-tls1_2", "-sess_out", sess, "-ign_eof", input_=req)
+    assert "New," in out, out
+    assert "Reused," in s_client(d.port, "-tls1_2", "-sess_in", sess, "-ign_eof", input_=req)
+    # Two more rotations: the ticket's key is neither current nor previous any more.
+    d.wait_error_log(r"tls session ticket keys rotated \(rotation 3\)", timeout=10)
+    out = s_client(d.port, "-tls1_2", "-sess_in", sess, "-ign_eof", input_=req)
+    assert "New," in out and "HTTP/1.1 200" in out, out
+
+
 def test_sticky_cookie_is_secure_on_tls(drover, backend, pki):
     n1, n2 = backend("node1"), backend("node2")
     d = drover(text=tls_conf(pki, "ProxyPass = / balancer://c/", balancers={"c": [
