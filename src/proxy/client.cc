@@ -179,6 +179,7 @@ ClientConn::~ClientConn() {
   if (timer_ != nullptr) {
     event_free(timer_);
   }
+  server_->DisableDirectWrite(&out_);
   if (bev_ != nullptr) {
     bufferevent_free(bev_);
   }
@@ -194,7 +195,12 @@ bool ClientConn::Start() {
   }
   bufferevent_setcb(bev_, ReadCb, WriteCb, EventCb, this);
   bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
-  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  bufferevent_enable(bev_, EV_READ);
+  if (tls_) {
+    bufferevent_enable(bev_, EV_WRITE);
+  } else {
+    server_->EnableDirectWrite(&out_, bev_);
+  }
   // The first request must arrive within RequestHeaderTimeout.
   ArmTimer(server_->server_config().request_header_timeout_ms);
   return true;
@@ -202,9 +208,15 @@ bool ClientConn::Start() {
 
 // ----------------------------------------------------------------- callbacks
 
-void ClientConn::ReadCb(bufferevent*, void* arg) noexcept { static_cast<ClientConn*>(arg)->OnRead(); }
+void ClientConn::ReadCb(bufferevent*, void* arg) noexcept {
+  auto* c = static_cast<ClientConn*>(arg);
+  Server::ReadMore(&c->out_);
+  c->OnRead();
+}
 void ClientConn::WriteCb(bufferevent*, void* arg) noexcept {
-  static_cast<ClientConn*>(arg)->OnWrite();
+  auto* c = static_cast<ClientConn*>(arg);
+  Server::DirectWriteDrained(&c->out_);
+  c->OnWrite();
 }
 void ClientConn::EventCb(bufferevent*, short events, void* arg) noexcept {
   static_cast<ClientConn*>(arg)->OnEvent(events);
@@ -776,7 +788,12 @@ void ClientConn::OnUpstreamConnected() {
   bufferevent_set_timeouts(up_->bev_, &tv, &tv);
   bufferevent_setwatermark(up_->bev_, EV_READ, 0, 0);
   bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
-  bufferevent_enable(up_->bev_, EV_READ | EV_WRITE);
+  bufferevent_enable(up_->bev_, EV_READ);
+  if (up_->tls_) {
+    bufferevent_enable(up_->bev_, EV_WRITE);  // OpenSSL owns the socket: no DirectIo
+  } else {
+    server_->EnableDirectWrite(&up_->out_, up_->bev_);
+  }
   BuildUpstreamHead();
   ++up_->requests_;
   evbuffer_add(bufferevent_get_output(up_->bev_), up_head_.data(), up_head_.size());
@@ -1265,7 +1282,8 @@ void ClientConn::FinishExchange() {
 }
 
 // Fails the exchange: an error status when nothing was sent to the client yet,
-// otherwise the client connection is closed (a truncated response).
+// otherwise the client gets every byte the member sent, then the close (the
+// framing it was promised is left incomplete, so it sees the truncation).
 void ClientConn::UpstreamFailed(int status, const char* cause) {
   bool head_sent = resp_state_ == RespState::kBody || resp_state_ == RespState::kDone;
   ReleaseUpstream(false);
@@ -1276,7 +1294,7 @@ void ClientConn::UpstreamFailed(int status, const char* cause) {
     }
     WriteAccessLog();
     exchange_active_ = false;
-    Close();
+    CloseAfterFlush();
     return;
   }
   SendLocal(status, cause, true);
@@ -1766,6 +1784,7 @@ void ClientConn::Close() {
   if (timer_ != nullptr) {
     evtimer_del(timer_);
   }
+  server_->DisableDirectWrite(&out_);
   if (bev_ != nullptr) {
     bufferevent_disable(bev_, EV_READ | EV_WRITE);
     bufferevent_setcb(bev_, nullptr, nullptr, nullptr, nullptr);

@@ -307,6 +307,30 @@ def test_tls_versions_and_forwarded_proto(drover, backend, pki, version):
     assert "Verification: OK" in out or "Verification error" in out  # brief output shape
 
 
+def test_big_bodies_both_ways_on_one_tls_connection(drover, backend, pki):
+    import http.client
+    a = backend("A")
+    d = drover(text=tls_conf(pki, "ProxyPass = / %s/" % a.url))
+    ctx = ssl.create_default_context(cafile=pki.ca[0])
+    conn = http.client.HTTPSConnection("localhost", d.port, context=ctx, timeout=20)
+    conn.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", d.port), timeout=20),
+                                server_hostname="localhost")
+    try:
+        for n in (3 * 1024 * 1024 + 7, 100):
+            dr.send_request(conn, "GET", "/size?n=%d" % n, {"Host": "localhost"})
+            resp = conn.getresponse()
+            body = resp.read()
+            assert resp.status == 200 and len(body) == n and body == dr.pattern(n)
+        n = 2 * 1024 * 1024 + 3
+        dr.send_request(conn, "POST", "/upload", {"Host": "localhost"},
+                        body=dr.pattern_chunks(n))
+        resp = conn.getresponse()
+        j = json.loads(resp.read())
+        assert resp.status == 200 and j["bytes"] == n and j["pattern"] and j["chunked"]
+    finally:
+        conn.close()
+
+
 def test_sni_picks_the_certificate(drover, backend, pki):
     a = backend("A")
     alt_crt, alt_key = pki.alt
