@@ -142,6 +142,7 @@ class HttpsBackend:
     def __init__(self, name, crt, key):
         self.name = name
         self.requests = 0
+        self.reused = []  # per request: was its connection's TLS session resumed
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(crt, key)
         owner = self
@@ -160,6 +161,7 @@ class HttpsBackend:
 
             def do_GET(self):
                 owner.requests += 1
+                owner.reused.append(self.request.session_reused)
                 body = json.dumps({"backend": owner.name, "path": self.path,
                                    "headers": [[k, v] for k, v in self.headers.items()]}).encode()
                 self.send_response(200)
@@ -421,8 +423,8 @@ def test_silent_client_is_closed_during_the_handshake(drover, backend, pki):
 # https:// members
 
 
-def member_conf(pki, member, verify="require", ca=None, manager=True, hc=""):
-    extra = "SSLProxyVerify = %s\n" % verify
+def member_conf(pki, member, verify="require", ca=None, manager=True, hc="", extra=""):
+    extra += "SSLProxyVerify = %s\n" % verify
     if ca is not None:
         extra += "SSLProxyCACertificateFile = %s\n" % ca
     body = "ProxyPass = /balancer-manager !\nProxyPass = / balancer://m/\n"
@@ -442,6 +444,31 @@ def test_https_member_with_a_valid_certificate(drover, pki, https_backend):
         headers = dict((k.lower(), v) for k, v in r.json()["headers"])
         assert headers["x-forwarded-proto"] == "https"
     assert "Ok" in manager_flags(pki, d.port, "https://127.0.0.1:%d" % m.port)
+
+
+def test_https_member_sessions_are_resumed(drover, pki, https_backend):
+    m = https_backend("S5", *pki.member)
+    # disablereuse: a new connection (and handshake) per request; WorkerProcesses 1 so
+    # that every connection comes from the worker that holds the session.
+    text = member_conf(pki, m, ca=pki.ca[0], hc="disablereuse=On").replace(
+        "WorkerProcesses = 2", "WorkerProcesses = 1")
+    d = drover(text=text)
+    for i in range(4):
+        assert https_get(pki, d.port, "/r%d" % i).status == 200
+    assert m.reused[0] is False and all(m.reused[1:]), m.reused
+
+
+def test_https_member_tls_name_follows_preserved_host(drover, pki, https_backend):
+    # The member's certificate names localhost and 127.0.0.1, not other.test.
+    m = https_backend("S6", *pki.member)
+    d = drover(text=member_conf(pki, m, ca=pki.ca[0], extra="ProxyPreserveHost = On\n"))
+    r = https_get(pki, d.port, "/p", host="localhost")
+    assert r.status == 200 and r.json()["path"] == "/p", r
+    headers = dict((k.lower(), v) for k, v in r.json()["headers"])
+    assert headers["host"] == "localhost"
+    r = https_get(pki, d.port, "/p", host="localhost", headers={"Host": "other.test"})
+    assert r.status in (502, 503), r
+    d.wait_error_log(r"certificate verify failed: hostname mismatch")
 
 
 def test_https_member_from_another_ca_is_refused_then_accepted_with_verify_none(
