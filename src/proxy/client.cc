@@ -145,8 +145,11 @@ ClientConn::ClientConn(Server* server, int fd, const sockaddr* peer, int peer_le
   }
   (void)peer_len;
   peer_ip_ = ip;
-  SetNoDelay(fd);
   if (tls_) {
+    // TLS: OpenSSL writes each record (handshake flights, tickets, head, body) as it comes;
+    // Nagle would hold the later ones back for an ACK.
+    SetNoDelay(fd);
+    nodelay_ = true;
     // The handshake runs inside the bufferevent; it is bounded by the RequestHeaderTimeout
     // timer armed in Start() (the connection is kIdle until a request head arrives).
     tls::ServerContext* ctx = server->tls_server();
@@ -160,6 +163,7 @@ ClientConn::ClientConn(Server* server, int fd, const sockaddr* peer, int peer_le
       }
     }
   } else {
+    // TCP_NODELAY is set later, when it can matter (EnsureNoDelay).
     bev_ = bufferevent_socket_new(server->base(), fd, BEV_OPT_CLOSE_ON_FREE);
   }
   if (bev_ == nullptr) {
@@ -194,7 +198,6 @@ bool ClientConn::Start() {
     return false;
   }
   bufferevent_setcb(bev_, ReadCb, WriteCb, EventCb, this);
-  bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
   bufferevent_enable(bev_, EV_READ);
   if (tls_) {
     bufferevent_enable(bev_, EV_WRITE);
@@ -222,17 +225,38 @@ void ClientConn::EventCb(bufferevent*, short events, void* arg) noexcept {
   static_cast<ClientConn*>(arg)->OnEvent(events);
 }
 void ClientConn::TimerCb(evutil_socket_t, short, void* arg) noexcept {
-  static_cast<ClientConn*>(arg)->OnTimer();
+  auto* c = static_cast<ClientConn*>(arg);
+  c->timer_armed_ms_ = 0;
+  if (c->timer_deadline_ms_ == 0) {
+    return;  // disarmed since it was armed
+  }
+  int64_t left = c->timer_deadline_ms_ - MonotonicMs();
+  if (left > 0) {
+    // The deadline moved later since the event was armed.
+    struct timeval tv = Tv(left);
+    evtimer_add(c->timer_, &tv);
+    c->timer_armed_ms_ = c->timer_deadline_ms_;
+    return;
+  }
+  c->timer_deadline_ms_ = 0;
+  c->OnTimer();
 }
 
 void ClientConn::ArmTimer(int64_t ms) {
+  timer_deadline_ms_ = MonotonicMs() + ms;
+  if (timer_armed_ms_ != 0 && timer_armed_ms_ <= timer_deadline_ms_) {
+    return;  // the pending event fires first and re-arms for the rest
+  }
   struct timeval tv = Tv(ms);
   evtimer_add(timer_, &tv);
+  timer_armed_ms_ = timer_deadline_ms_;
 }
 
 void ClientConn::SetIdleTimeouts() {
-  // Waiting for a request: the timer bounds it; no bufferevent timeouts.
-  bufferevent_set_timeouts(bev_, nullptr, nullptr);
+  // Waiting for a request: the timer bounds it; no read timeout. The write
+  // timeout stays as during an exchange (no write is pending when idle), so
+  // that a keep-alive request changes no bufferevent timeout at all.
+  SetBevTimeouts(bev_, &timeouts_, 0, server_->server_config().timeout_ms);
 }
 
 void ClientConn::OnRead() {
@@ -257,7 +281,27 @@ void ClientConn::OnRead() {
       break;
     }
     case State::kClosed:
-      break;
+      return;
+  }
+  BoundInput();
+}
+
+// The client's input is bounded at kClientReadMax while drover is not consuming
+// it (pipelined requests during an exchange, a body the member is slow to
+// take): libevent's read high-water mark stops reading until it drains. It is
+// set only when needed: while set, libevent re-adds the read event on every
+// change of the input buffer.
+void ClientConn::BoundInput() {
+  if (read_high_ == 0 && state_ != State::kClosed && state_ != State::kLinger &&
+      evbuffer_get_length(bufferevent_get_input(bev_)) >= kClientReadMax) {
+    SetReadHigh(kClientReadMax);
+  }
+}
+
+void ClientConn::SetReadHigh(size_t high) {
+  if (high != read_high_) {
+    read_high_ = high;
+    bufferevent_setwatermark(bev_, EV_READ, 0, high);
   }
 }
 
@@ -401,9 +445,9 @@ void ClientConn::ProcessInput() {
       if (n >= max_head) {
         SendLocal(431, "request head too large", true);
       } else if (len >= kClientReadMax) {
-        // The read watermark stops reading at kClientReadMax: allow a head up
-        // to max_head by raising it for this request.
-        bufferevent_setwatermark(bev_, EV_READ, 0, max_head + 1);
+        // BoundInput() would stop reading at kClientReadMax: allow a head up
+        // to max_head by raising the mark for this request.
+        SetReadHigh(max_head + 1);
       }
       break;
     }
@@ -418,8 +462,10 @@ void ClientConn::ProcessInput() {
     RebaseRequest(&req_, p, head_buf_.data());
     evbuffer_drain(in, req_.head_size);
     req_bytes_ = req_.head_size;
-    bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
-    evtimer_del(timer_);
+    if (read_high_ != 0) {
+      SetReadHigh(evbuffer_get_length(in) >= kClientReadMax ? kClientReadMax : 0);
+    }
+    DisarmTimer();
     StartExchange();
   }
   in_process_ = false;
@@ -466,6 +512,7 @@ void ClientConn::StartExchange() {
   start_us_ = WallUs();
   ++requests_;
   const auto& sc = server_->server_config();
+  client_asked_close_ = !req_.keep_alive;
   keep_alive_ = req_.keep_alive && !shutting_down_ && !server_->shutting_down();
   if (sc.max_keepalive_requests > 0 && requests_ >= static_cast<uint64_t>(sc.max_keepalive_requests)) {
     keep_alive_ = false;
@@ -474,8 +521,7 @@ void ClientConn::StartExchange() {
                    (req_.body == http::BodyKind::kLength && req_.content_length == 0);
   req_remaining_ = req_.body == http::BodyKind::kLength ? req_.content_length : 0;
   // Client I/O timeouts while the exchange runs.
-  struct timeval tv = Tv(sc.timeout_ms);
-  bufferevent_set_timeouts(bev_, req_body_done_ ? nullptr : &tv, &tv);
+  SetBevTimeouts(bev_, &timeouts_, req_body_done_ ? 0 : sc.timeout_ms, sc.timeout_ms);
 
   if (!req_.host.empty()) {
     client_host_.assign(req_.host.data(), req_.host.size());
@@ -571,7 +617,7 @@ bool ClientConn::PickAndConnect() {
     }
     if (waiting_member_) {
       waiting_member_ = false;
-      evtimer_del(timer_);
+      DisarmTimer();
     }
     if (tried_.empty()) {
       pick_ = pr;
@@ -656,8 +702,7 @@ bool ClientConn::ConnectTo(int member) {
   up_ = u;
   bufferevent_setcb(u->bev_, UpstreamConn::ReadCb, UpstreamConn::WriteCb, UpstreamConn::EventCb,
                     u);
-  struct timeval ctv = Tv(addr->connect_timeout_ms);
-  bufferevent_set_timeouts(u->bev_, &ctv, &ctv);
+  SetBevTimeouts(u->bev_, &u->timeouts_, addr->connect_timeout_ms, addr->connect_timeout_ms);
   bufferevent_enable(u->bev_, EV_READ | EV_WRITE);
   if (bufferevent_socket_connect(u->bev_, reinterpret_cast<sockaddr*>(&addr->addr),
                                  static_cast<int>(addr->len)) != 0) {
@@ -784,11 +829,13 @@ void ClientConn::BuildUpstreamHead() {
 
 void ClientConn::OnUpstreamConnected() {
   MemberAddr* addr = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
-  struct timeval tv = Tv(addr->timeout_ms);
-  bufferevent_set_timeouts(up_->bev_, &tv, &tv);
-  bufferevent_setwatermark(up_->bev_, EV_READ, 0, 0);
-  bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
-  bufferevent_enable(up_->bev_, EV_READ);
+  SetBevTimeouts(up_->bev_, &up_->timeouts_, addr->timeout_ms, addr->timeout_ms);
+  if (!up_->watermarks_set_) {
+    up_->watermarks_set_ = true;
+    bufferevent_setwatermark(up_->bev_, EV_READ, 0, 0);
+    bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
+  }
+  EnableRead(up_->bev_);
   if (up_->tls_) {
     bufferevent_enable(up_->bev_, EV_WRITE);  // OpenSSL owns the socket: no DirectIo
   } else {
@@ -873,8 +920,7 @@ void ClientConn::PumpRequestBody() {
   }
   if (req_body_done_) {
     // The request is complete: pipelined bytes wait; no client read timeout now.
-    struct timeval tv = Tv(sc.timeout_ms);
-    bufferevent_set_timeouts(bev_, nullptr, &tv);
+    SetBevTimeouts(bev_, &timeouts_, 0, sc.timeout_ms);
     if (client_paused_) {
       client_paused_ = false;
       bufferevent_enable(bev_, EV_READ);
@@ -921,6 +967,24 @@ void ClientConn::OnUpstreamRead() {
   }
   if (resp_state_ == RespState::kBody) {
     PumpResponseBody();
+    if (resp_state_ == RespState::kBody) {
+      EnsureNoDelay();  // the response goes out in several writes
+    }
+  }
+}
+
+// nginx's rule: a response written in one go needs no TCP_NODELAY (the close or
+// the next request pushes it out); a keep-alive connection, a response sent in
+// several writes and a tunnel do, or Nagle holds their last small segment until
+// the client's delayed ACK. Saves a setsockopt() per Connection: close request.
+void ClientConn::EnsureNoDelay() {
+  if (nodelay_ || bev_ == nullptr) {
+    return;
+  }
+  nodelay_ = true;
+  int fd = bufferevent_getfd(bev_);
+  if (fd >= 0) {
+    SetNoDelay(fd);
   }
 }
 
@@ -1273,9 +1337,10 @@ void ClientConn::FinishExchange() {
     return;
   }
   state_ = State::kIdle;
+  EnsureNoDelay();
   SetIdleTimeouts();
   ArmTimer(shutting_down_ ? kShutdownGraceMs : server_->server_config().keepalive_timeout_ms);
-  bufferevent_enable(bev_, EV_READ);
+  EnableRead(bev_);
   if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
     ProcessInput();
   }
@@ -1645,13 +1710,13 @@ void ClientConn::StartTunnel() {
   evbuffer_add(bufferevent_get_output(bev_), h.data(), h.size());
   resp_bytes_ += h.size();
   state_ = State::kTunnel;
+  EnsureNoDelay();
   resp_state_ = RespState::kBody;
   keep_alive_ = false;
   tunnel_activity_us_ = WallUs();
   const auto& sc = server_->server_config();
-  struct timeval ctv = Tv(sc.timeout_ms);
-  bufferevent_set_timeouts(bev_, &ctv, &ctv);
-  bufferevent_setwatermark(bev_, EV_READ, 0, 0);
+  SetBevTimeouts(bev_, &timeouts_, sc.timeout_ms, sc.timeout_ms);
+  SetReadHigh(0);
   bufferevent_enable(bev_, EV_READ | EV_WRITE);
   PumpTunnel(true);
   if (up_ != nullptr) {
@@ -1754,21 +1819,30 @@ void ClientConn::StartLinger() {
   if (state_ == State::kLinger || state_ == State::kClosed) {
     return;
   }
-  state_ = State::kLinger;
   if (SSL* ssl = tls::GetSsl(bev_); ssl != nullptr && tls_established_) {
     // close_notify before the FIN. The output is flushed, so this writes one alert
     // record straight to the socket; it never waits for the client's close_notify.
     SSL_shutdown(ssl);
     ERR_clear_error();
   }
+  evbuffer* pending = bufferevent_get_input(bev_);
+  if (client_asked_close_ && req_body_done_ && evbuffer_get_length(pending) == 0) {
+    // The client asked for the close (Connection: close, or HTTP/1.0 without
+    // keep-alive) and its request was read to the end: it has nothing more to
+    // send, so nothing can turn the close into a reset. Close at once, as
+    // nginx does; lingering is for the other cases.
+    Close();
+    return;
+  }
+  state_ = State::kLinger;
   int fd = bufferevent_getfd(bev_);
   if (fd >= 0) {
     shutdown(fd, SHUT_WR);
   }
   evbuffer* in = bufferevent_get_input(bev_);
   evbuffer_drain(in, evbuffer_get_length(in));
-  bufferevent_set_timeouts(bev_, nullptr, nullptr);
-  bufferevent_setwatermark(bev_, EV_READ, 0, 0);
+  SetBevTimeouts(bev_, &timeouts_, 0, 0);
+  SetReadHigh(0);
   bufferevent_enable(bev_, EV_READ);
   ArmTimer(kLingerMs);
 }

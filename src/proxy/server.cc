@@ -58,6 +58,31 @@ int64_t WallUs() {
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
 }
 
+int64_t MonotonicMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void SetBevTimeouts(bufferevent* bev, BevTimeouts* cache, int64_t read_ms, int64_t write_ms) {
+  if (cache->read_ms == read_ms && cache->write_ms == write_ms) {
+    return;
+  }
+  cache->read_ms = read_ms;
+  cache->write_ms = write_ms;
+  struct timeval r = {static_cast<time_t>(read_ms / 1000),
+                      static_cast<suseconds_t>((read_ms % 1000) * 1000)};
+  struct timeval w = {static_cast<time_t>(write_ms / 1000),
+                      static_cast<suseconds_t>((write_ms % 1000) * 1000)};
+  bufferevent_set_timeouts(bev, read_ms > 0 ? &r : nullptr, write_ms > 0 ? &w : nullptr);
+}
+
+void EnableRead(bufferevent* bev) {
+  if ((bufferevent_get_enabled(bev) & EV_READ) == 0) {
+    bufferevent_enable(bev, EV_READ);
+  }
+}
+
 // ---------------------------------------------------------------- UpstreamConn
 
 UpstreamConn::UpstreamConn(Server* server, uint32_t balancer, uint32_t member)
@@ -549,6 +574,10 @@ UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m, bool tls, const std::stri
       continue;
     }
     v.erase(v.begin() + static_cast<long>(i));
+    if (MonotonicMs() - u->idle_since_ms_ > kIdleUpstreamMs) {
+      DeferFree(u);  // idle too long to trust (its read timeout closes the older ones)
+      continue;
+    }
     u->reused_ = true;
     return u;
   }
@@ -564,11 +593,17 @@ void Server::PutIdle(UpstreamConn* u) {
     return;
   }
   u->owner_ = nullptr;
-  // While idle: any byte or event from the member closes the connection.
-  bufferevent_setwatermark(u->bev_, EV_READ, 0, 0);
-  bufferevent_enable(u->bev_, EV_READ);
-  struct timeval tv = {kIdleUpstreamMs / 1000, 0};
-  bufferevent_set_timeouts(u->bev_, &tv, nullptr);
+  // While idle: any byte or event from the member closes the connection (the
+  // read watermark is already 0, see OnUpstreamConnected), and so does the read
+  // timeout: at least kIdleUpstreamMs, else the member's own timeout, so that
+  // with timeouts of 60 s or more (the default) nothing changes between busy
+  // and idle (SetBevTimeouts is then free). TakeIdle skips connections idle
+  // longer than kIdleUpstreamMs.
+  EnableRead(u->bev_);
+  u->idle_since_ms_ = MonotonicMs();
+  MemberAddr* a = member_addr(b, m);
+  int64_t busy = a != nullptr ? a->timeout_ms : kIdleUpstreamMs;
+  SetBevTimeouts(u->bev_, &u->timeouts_, std::max(busy, kIdleUpstreamMs), busy);
   idle_[b][m].push_back(u);
 }
 

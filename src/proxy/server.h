@@ -79,6 +79,16 @@ struct DirectIo {
   bool queued = false;         // in Server::flush_
 };
 
+// bufferevent_set_timeouts() and bufferevent_enable() re-add their events (a
+// timer-heap update each) even when nothing changes; the proxy sets them on
+// every request, so it remembers what it last set. Milliseconds, 0 = none.
+struct BevTimeouts {
+  int64_t read_ms = -1;
+  int64_t write_ms = -1;
+};
+void SetBevTimeouts(bufferevent* bev, BevTimeouts* cache, int64_t read_ms, int64_t write_ms);
+void EnableRead(bufferevent* bev);
+
 // A connection to a member. Owned by the Server; lent to one ClientConn at a
 // time, or idle in the pool.
 class UpstreamConn {
@@ -103,6 +113,9 @@ class UpstreamConn {
   bool tls_ = false;
   std::string tls_host_;
   DirectIo out_;
+  BevTimeouts timeouts_;
+  bool watermarks_set_ = false;  // the busy-connection watermarks (they stay when idle)
+  int64_t idle_since_ms_ = 0;    // MonotonicMs() when it went into the pool
 
   static void ReadCb(bufferevent* bev, void* arg) noexcept;
   static void WriteCb(bufferevent* bev, void* arg) noexcept;
@@ -176,12 +189,22 @@ class ClientConn {
   void StartLinger();
   void Close();
   void ArmTimer(int64_t ms);
+  void DisarmTimer() { timer_deadline_ms_ = 0; }
+  void EnsureNoDelay();
+  void BoundInput();
+  void SetReadHigh(size_t high);
   void SetIdleTimeouts();
 
   Server* server_;
   bufferevent* bev_ = nullptr;
   DirectIo out_;
+  BevTimeouts timeouts_;
+  size_t read_high_ = 0;  // the client read high-water mark now set (0 = none)
   event* timer_ = nullptr;
+  // The connection timer is lazy: ArmTimer() only moves timer_deadline_ms_
+  // when the armed event fires no later; TimerCb re-arms for the rest.
+  int64_t timer_deadline_ms_ = 0;  // CLOCK_MONOTONIC ms; 0 = disarmed
+  int64_t timer_armed_ms_ = 0;     // when timer_ fires; 0 = not pending
   std::string peer_ip_;
   uint16_t peer_port_ = 0;
   uint16_t local_port_ = 0;
@@ -192,6 +215,8 @@ class ClientConn {
   bool in_process_ = false;
   bool shutting_down_ = false;
   bool client_eof_ = false;
+  bool client_asked_close_ = false;  // the last request said it is the last
+  bool nodelay_ = false;             // TCP_NODELAY set on the client socket
   uint64_t requests_ = 0;
 
   // The current exchange.
@@ -354,5 +379,6 @@ class Server {
 };
 
 int64_t WallUs();
+int64_t MonotonicMs();
 
 }  // namespace drover::proxy
