@@ -20,7 +20,13 @@ nothing is pinned.
 Python 3 standard library only; installs nothing (the Makefile runs
 tools/install-deps.sh --bench first). Every process started here is stopped by
 its pid (SIGTERM, then SIGKILL after a deadline); temp dirs are removed unless
---keep is given. Usage: bench/compare.py [--quick] [--duration S] [--help]
+--keep is given. Usage: bench/compare.py [--quick] [--duration S] [--tls] [--help]
+
+--tls: the proxies terminate TLS (TLS 1.3 only, one ECDSA P-256 certificate made
+with the openssl command, each proxy's default TLS 1.3 suites, which OpenSSL 3
+negotiates to TLS_AES_256_GCM_SHA384 with wrk) and wrk speaks https; members stay
+plain HTTP. small-close is then one full handshake per request (wrk does not
+resume sessions): new handshakes/s. No backend-direct baseline.
 """
 from __future__ import annotations
 
@@ -58,6 +64,20 @@ SCENARIOS = {
     "64k-ka": ("/size?n=65536", [], "64 KiB body, client keep-alive"),
 }
 PROXIES = ("drover", "nginx", "haproxy")
+# --tls: {"cert": path, "key": path, "pem": cert+key path}; empty = plain HTTP.
+TLS = {}
+
+
+def make_tls_cert(d: Path):
+    """A self-signed ECDSA P-256 certificate for 127.0.0.1 in `d` (fills TLS)."""
+    key, crt, pem = d / "bench.key", d / "bench.crt", d / "bench.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, timeout=30,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pem.write_text(crt.read_text() + key.read_text())
+    TLS.update(cert=str(crt), key=str(key), pem=str(pem))
 
 
 def log(msg):
@@ -297,8 +317,12 @@ def drover_config(d: Path, port, workers, backends) -> list:
              "LogLevel = warn"]
     if ident:
         lines += ["User = %s" % ident[0], "Group = %s" % ident[1]]
-    lines += ["", "[server]", "Listen = %s:%d" % (HOST, port), "CustomLog = off",
-              "ProxyPass = / balancer://b/", "", "[balancer://b]"]
+    lines += ["", "[server]", "Listen = %s:%d%s" % (HOST, port, " ssl" if TLS else ""),
+              "CustomLog = off"]
+    if TLS:
+        lines += ["SSLCertificateFile = %s" % TLS["cert"],
+                  "SSLCertificateKeyFile = %s" % TLS["key"], "SSLProtocol = TLSv1.3"]
+    lines += ["ProxyPass = / balancer://b/", "", "[balancer://b]"]
     lines += ["BalancerMember = http://%s:%d" % (HOST, b.port) for b in backends]
     (d / "drover.conf").write_text("\n".join(lines) + "\n")
     return [str(DROVER), "-F", "-c", str(d / "drover.conf")]
@@ -316,7 +340,9 @@ def nginx_config(d: Path, port, workers, backends) -> list:
         + "events {\n    worker_connections 10240;\n}\n"
         + "http {\n    access_log off;\n" + temp
         + "    upstream b {\n" + servers + "        keepalive 64;\n    }\n"
-        + "    server {\n        listen %s:%d;\n" % (HOST, port)
+        + "    server {\n        listen %s:%d%s;\n" % (HOST, port, " ssl" if TLS else "")
+        + ("        ssl_certificate %s;\n        ssl_certificate_key %s;\n"
+           "        ssl_protocols TLSv1.3;\n" % (TLS["cert"], TLS["key"]) if TLS else "")
         + "        location / {\n            proxy_pass http://b;\n"
         + "            proxy_http_version 1.1;\n"
         + "            proxy_set_header Connection \"\";\n"
@@ -336,7 +362,8 @@ def haproxy_config(d: Path, port, workers, backends) -> list:
     conf = ("global\n    nbthread %d\n\n" % workers
             + "defaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n"
             + "    timeout server 60s\n    option http-keep-alive\n    http-reuse always\n\n"
-            + "frontend fe\n    bind %s:%d\n    default_backend be\n\n" % (HOST, port)
+            + "frontend fe\n    bind %s:%d%s\n    default_backend be\n\n" % (
+                HOST, port, " ssl crt %s ssl-min-ver TLSv1.3" % TLS["pem"] if TLS else "")
             + "backend be\n    balance roundrobin\n" + servers)
     (d / "haproxy.cfg").write_text(conf)
     return [shutil.which("haproxy") or "/usr/sbin/haproxy", "-db", "-f", str(d / "haproxy.cfg")]
@@ -399,7 +426,7 @@ def run_wrk(port, scenario, duration, threads, connections, cpus) -> dict:
     args = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency"]
     for h in headers:
         args += ["-H", h]
-    args.append("http://%s:%d%s" % (HOST, port, path))
+    args.append("%s://%s:%d%s" % ("https" if TLS else "http", HOST, port, path))
     if cpus is not None and shutil.which("taskset"):
         args = ["taskset", "-c", ",".join(str(c) for c in cpus)] + args
     try:
@@ -781,6 +808,8 @@ def main(argv=None) -> int:
                     help="after each proxy run, an extra 2 s run under strace -c: system "
                          "calls per request of the workers")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
+    ap.add_argument("--tls", action="store_true",
+                    help="the proxies terminate TLS 1.3 (ECDSA P-256); no direct baseline")
     ap.add_argument("--replot", metavar="CSV",
                     help="only redraw the PNG (next to the CSV) from an earlier run's CSV")
     a = ap.parse_args(argv)
@@ -823,6 +852,9 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     ctx.loadavg = " ".join(read_text(Path("/proc/loadavg")).split()[:3])
     ctx.tmp = Path(tempfile.mkdtemp(prefix="drover-compare-"))
+    if a.tls:
+        make_tls_cert(ctx.tmp)
+        a.no_direct = True
     os.chmod(ctx.tmp, 0o755)
     ctx.backends = []
     rows = []
@@ -889,8 +921,9 @@ def main(argv=None) -> int:
                                  order.get(r["proxy"], 9)))
         results = Path(a.results)
         results.mkdir(parents=True, exist_ok=True)
-        csv_path = results / ("compare-%s.csv" % ctx.date)
-        png_path = results / ("compare-%s.png" % ctx.date)
+        tag = "compare-tls" if a.tls else "compare"
+        csv_path = results / ("%s-%s.csv" % (tag, ctx.date))
+        png_path = results / ("%s-%s.png" % (tag, ctx.date))
         write_csv(csv_path, rows, ctx)
         have_plot = plot(png_path, [r for r in rows if r["proxy"] != "direct"], counts, ctx)
         print()

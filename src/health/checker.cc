@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "tls/bufferevent.h"
 #include "worker/event_util.h"
 #include "worker/privileges.h"
 #include "worker/worker.h"
@@ -117,11 +118,12 @@ ProbePlan PlanProbe(const config::MemberConfig& member, const config::ServerConf
   p.interval_ms = hc.interval_ms;
   if (hc.method == HealthCheck::Method::kTcp) {
     p.kind = ProbePlan::Kind::kTcp;
-  } else if (member.url.scheme != config::Scheme::kHttp) {
+  } else if (member.url.scheme == config::Scheme::kAjp) {
     p.kind = ProbePlan::Kind::kTcp;
     p.downgraded = true;
   } else {
     p.kind = ProbePlan::Kind::kHttp;
+    p.tls = member.url.scheme == config::Scheme::kHttps;
     p.method = MethodName(hc.method);
     p.request = BuildRequest(p.method, member.url, hc.uri);
   }
@@ -478,7 +480,22 @@ void Checker::Start(Probe* p) {
     Finish(p, false, "connect() failed (" + ErrnoText(e) + ")");
     return;
   }
-  p->bev.reset(bufferevent_socket_new(base_.get(), fd, BEV_OPT_CLOSE_ON_FREE));
+  if (p->plan.tls) {
+    if (ctx_.tls_client == nullptr) {
+      close(fd);
+      Finish(p, false, "no tls client context");
+      return;
+    }
+    // The handshake starts once the socket is connected; CONNECTED follows it.
+    p->bev.reset(tls::NewClientBufferevent(base_.get(), fd, *ctx_.tls_client, p->member->url.host));
+    if (!p->bev) {
+      close(fd);
+      Finish(p, false, "tls setup failed (" + tls::ErrorQueueString() + ")");
+      return;
+    }
+  } else {
+    p->bev.reset(bufferevent_socket_new(base_.get(), fd, BEV_OPT_CLOSE_ON_FREE));
+  }
   if (!p->bev) {
     close(fd);
     Finish(p, false, "bufferevent_socket_new() failed");
@@ -490,6 +507,10 @@ void Checker::Start(Probe* p) {
   }
   struct timeval tv = Tv(p->plan.connect_timeout_ms);
   evtimer_add(p->deadline.get(), &tv);
+  if (p->plan.tls) {
+    bufferevent_enable(p->bev.get(), EV_READ | EV_WRITE);
+    return;
+  }
   // No address: the socket is already connecting; CONNECTED or ERROR follows.
   if (bufferevent_socket_connect(p->bev.get(), nullptr, 0) != 0) {
     int e = errno;
@@ -528,7 +549,10 @@ void Checker::OnEvent(Probe* p, short events) {
     // libevent leaves a failed connect's SO_ERROR in errno for this callback.
     int e = EVUTIL_SOCKET_ERROR();
     std::string what = p->connected ? "read failed" : "connect() failed";
-    if ((events & BEV_EVENT_EOF) != 0) {
+    std::string tls_why = p->plan.tls ? tls::TlsError(p->bev.get()) : std::string();
+    if (!p->connected && !tls_why.empty()) {
+      what = "tls handshake failed (" + tls_why + ")";
+    } else if ((events & BEV_EVENT_EOF) != 0) {
       what = "connection closed";
     } else if (e != 0) {
       what += " (" + ErrnoText(e) + ")";

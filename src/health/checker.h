@@ -17,6 +17,10 @@
 #include "http/parser.h"
 #include "shm/slot_table.h"
 
+namespace drover::tls {
+class ClientContext;
+}  // namespace drover::tls
+
 namespace drover::health {
 
 struct HealthContext {
@@ -24,6 +28,9 @@ struct HealthContext {
   shm::SlotTable* table = nullptr;  // the generation's table (inherited mapping)
   uint64_t generation = 0;          // for log lines
   bool drop_privileges = true;      // false in tests that run it as an ordinary user
+  // The generation's client TLS context (inherited through fork; nullptr when no member
+  // is https://): HTTP checks of https:// members run over TLS with it.
+  tls::ClientContext* tls_client = nullptr;
 };
 
 // True when some member of `config` has an hcmethod: only then does the master
@@ -54,13 +61,15 @@ int RunHealthChecker(const HealthContext& ctx);
 
 // What one member's check does. hcmethod TCP (and CPING, which the config stores
 // as TCP) connects and closes. OPTIONS, HEAD and GET send an HTTP/1.0 request to
-// http:// members; https:// and ajp:// members get the TCP connect check instead
-// (`downgraded`): drover has no TLS probe yet (the TLS module is being written)
-// and no AJP CPING probe.
+// http:// members, and over TLS (`tls`: the workers' client context, so SSLProxyVerify,
+// SSLProxyCACertificateFile, SSLProxyCheckPeerName and the machine certificate apply;
+// the member's host is the TLS name) to https:// members; ajp:// members get the TCP
+// connect check instead (`downgraded`): drover has no AJP CPING probe yet.
 struct ProbePlan {
   enum class Kind { kNone, kTcp, kHttp };
   Kind kind = Kind::kNone;
   bool downgraded = false;         // an HTTP method configured, a TCP check done
+  bool tls = false;                // kHttp over TLS (https:// members)
   std::string method;              // "GET", "HEAD", "OPTIONS" (kHttp only)
   std::string request;             // the request bytes (kHttp only)
   int64_t connect_timeout_ms = 0;  // connectiontimeout, else timeout

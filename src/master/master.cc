@@ -23,6 +23,7 @@
 #include "health/checker.h"
 #include "master/listeners.h"
 #include "shm/slot_table.h"
+#include "tls/tls.h"
 #include "worker/privileges.h"
 #include "worker/worker.h"
 
@@ -145,6 +146,14 @@ class Master {
   void WaitNotAccepting(uint64_t generation, int64_t max_ms);
   int WorkerCount() const;
   void WritePidFile();
+  void MaybeRotateTicketKeys();
+
+  // The TLS contexts of one configuration (either may be null: not needed).
+  struct TlsContexts {
+    std::unique_ptr<tls::ServerContext> server;
+    std::unique_ptr<tls::ClientContext> client;
+  };
+  core::Status BuildTls(const config::Config& c, TlsContexts* out);
 
   std::shared_ptr<const config::Config> config_;
   MasterOptions options_;
@@ -158,7 +167,61 @@ class Master {
   int exit_code_ = 0;
   std::string status_secret_;  // balancer-manager nonce secret of this generation
   void NewStatusSecret();
+  int start_failure_code_ = 2;  // Run()'s exit code when Start() fails
+  // Session ticket keys: one MAP_SHARED region for the master's whole life (every
+  // generation's workers resume each other's sessions, also across reloads).
+  std::unique_ptr<tls::TicketKeys> ticket_keys_;
+  int64_t next_rotation_ms_ = 0;
+  TlsContexts tls_;  // of config_; workers get them through fork
 };
+
+// Builds the contexts `c` needs, as root and before fork: certificates and keys are read
+// here, never in a worker. Errors are "FILE:LINE: Directive: message".
+core::Status Master::BuildTls(const config::Config& c, TlsContexts* out) {
+  if (tls::NeedsServerContext(c)) {
+    auto server = tls::ServerContext::Create(c, ticket_keys_.get());
+    if (!server.ok()) {
+      return server.status();
+    }
+    out->server = std::move(*server);
+  }
+  if (tls::NeedsClientContext(c)) {
+    auto client = tls::ClientContext::Create(c);
+    if (!client.ok()) {
+      return client.status();
+    }
+    out->client = std::move(*client);
+  }
+  return core::Status::Ok();
+}
+
+// Called from the master loop (woken at least every second by alarm()): a new current
+// ticket key every SSLSessionTicketKeyRotation; the previous one still decrypts.
+void Master::MaybeRotateTicketKeys() {
+  if (ticket_keys_ == nullptr || tls_.server == nullptr) {
+    return;
+  }
+  int64_t now = NowMs();
+  int64_t period = config_->server.ssl_session_ticket_key_rotation_ms;
+  if (period <= 0) {
+    return;
+  }
+  if (next_rotation_ms_ == 0) {
+    next_rotation_ms_ = now + period;
+    return;
+  }
+  if (now < next_rotation_ms_) {
+    return;
+  }
+  next_rotation_ms_ = now + period;
+  auto st = ticket_keys_->Rotate();
+  if (!st.ok()) {
+    DLOG(kError, "%s (keeping the current key)", st.message().c_str());
+    return;
+  }
+  DLOG(kInfo, "tls session ticket keys rotated (rotation %llu)",
+       static_cast<unsigned long long>(ticket_keys_->generation()));
+}
 
 void Master::NewStatusSecret() {
   status_secret_.assign(32, '\0');
@@ -222,19 +285,13 @@ void Master::WritePidFile() {
   }
 }
 
-// TLS towards clients and https:// / ajp:// members are parsed and checked
-// (tls/, ajp/) but not yet wired into the proxy: refuse to start rather than
-// serve plain HTTP on an `ssl` listener or send HTTP to a TLS or AJP port.
+// ajp:// members are parsed and checked (ajp/) but not yet wired into the
+// proxy: refuse to start rather than send HTTP to an AJP port. (TLS, both
+// `ssl` listeners and https:// members, is wired: tls/.)
 core::Status CheckSupported(const config::Config& c) {
-  for (const auto& l : c.server.listens) {
-    if (l.ssl) {
-      return core::Status::Error(c.file + ":" + std::to_string(l.line) + ": Listen " + l.text +
-                                 ": TLS listeners are not available in this version yet");
-    }
-  }
   for (const auto& b : c.balancers) {
     for (const auto& m : b.members) {
-      if (m.url.scheme != config::Scheme::kHttp) {
+      if (m.url.scheme == config::Scheme::kAjp) {
         return core::Status::Error(c.file + ":" + std::to_string(m.line) + ": member " +
                                    m.name + ": " + config::SchemeName(m.url.scheme) +
                                    ":// members are not available in this version yet");
@@ -258,6 +315,23 @@ bool Master::Start() {
     return false;
   }
   states_ = static_cast<worker::WorkerState*>(states);
+  // Before the first fork, kept for the master's life (a HUP may add `ssl` listeners).
+  auto keys = tls::TicketKeys::Create();
+  if (!keys.ok()) {
+    fprintf(stderr, "drover: %s\n", keys.status().message().c_str());
+    return false;
+  }
+  ticket_keys_ = std::move(*keys);
+  {
+    TlsContexts contexts;
+    auto tst = BuildTls(*config_, &contexts);
+    if (!tst.ok()) {
+      fprintf(stderr, "drover: %s\n", tst.message().c_str());
+      start_failure_code_ = 1;  // a configuration error, like `drover -t` reports it
+      return false;
+    }
+    tls_ = std::move(contexts);
+  }
   if (!g.pid_file.empty()) {
     pid_t live = LiveDroverPid(g.pid_file);
     if (live != 0 && live != getpid()) {
@@ -341,6 +415,8 @@ pid_t Master::SpawnWorker(int slot) {
     ctx.slot = slot;
     ctx.state = &states_[index];
     ctx.status_secret = status_secret_;
+    ctx.tls_server = tls_.server.get();
+    ctx.tls_client = tls_.client.get();
     sigprocmask(SIG_SETMASK, &empty, nullptr);
     _exit(worker::RunWorker(ctx));
   }
@@ -394,6 +470,7 @@ pid_t Master::SpawnHealthChecker() {
     ctx.config = config_;
     ctx.table = table_.get();
     ctx.generation = generation_;
+    ctx.tls_client = tls_.client.get();
     _exit(health::RunHealthChecker(ctx));
   }
   Child c;
@@ -541,6 +618,14 @@ void Master::Reload() {
     SdNotify("READY=1");
     return;
   }
+  // Certificates and keys are read now, as root; a bad one keeps the old configuration.
+  TlsContexts next_tls;
+  auto tst = BuildTls(*next, &next_tls);
+  if (!tst.ok()) {
+    DLOG(kError, "reload failed, keeping the running configuration: %s", tst.message().c_str());
+    SdNotify("READY=1");
+    return;
+  }
   std::string err;
   int new_access = -1;
   auto st = OpenLogs(*next, &new_access);
@@ -600,6 +685,8 @@ void Master::Reload() {
     close(access_fd_);
   }
   config_ = next;
+  // The old generation keeps its own (forked) copies of the old contexts.
+  tls_ = std::move(next_tls);
   access_fd_ = new_access;
   ChownToWorker(access_fd_);
   ChownToWorker(core::ErrorLog::fd() > 2 ? core::ErrorLog::fd() : -1);
@@ -658,7 +745,7 @@ int Master::Run() {
   signal(SIGPIPE, SIG_IGN);
 
   if (!Start()) {
-    return 2;
+    return start_failure_code_;
   }
   if (!options_.foreground) {
     pid_t pid = fork();
@@ -706,6 +793,7 @@ int Master::Run() {
       g_alarm = 0;
       KillOverdue();
     }
+    MaybeRotateTicketKeys();
     if (g_terminate) {
       g_terminate = 0;
       if (!fast) {

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,7 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "proxy/server.h"
+#include "tls/bufferevent.h"
 
 namespace drover::proxy {
 namespace {
@@ -110,6 +112,17 @@ void RebaseResponse(http::ResponseHead* r, const char* from, const char* to) {
   }
 }
 
+// The host name of a Host header value: "example.com:8443" -> "example.com",
+// "[::1]:8443" -> "::1" (for TLS names).
+std::string HostName(std::string_view host) {
+  if (!host.empty() && host[0] == '[') {
+    size_t end = host.find(']');
+    return std::string(host.substr(1, end == std::string_view::npos ? end : end - 1));
+  }
+  size_t colon = host.find(':');
+  return std::string(host.substr(0, colon));
+}
+
 bool IsIdempotent(std::string_view m) {
   return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" ||
          m == "DELETE";
@@ -132,8 +145,27 @@ ClientConn::ClientConn(Server* server, int fd, const sockaddr* peer, int peer_le
   }
   (void)peer_len;
   peer_ip_ = ip;
-  // TCP_NODELAY is set later, when it can matter (EnsureNoDelay).
-  bev_ = bufferevent_socket_new(server->base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  if (tls_) {
+    // TLS: OpenSSL writes each record (handshake flights, tickets, head, body) as it comes;
+    // Nagle would hold the later ones back for an ACK.
+    SetNoDelay(fd);
+    nodelay_ = true;
+    // The handshake runs inside the bufferevent; it is bounded by the RequestHeaderTimeout
+    // timer armed in Start() (the connection is kIdle until a request head arrives).
+    tls::ServerContext* ctx = server->tls_server();
+    if (ctx == nullptr) {
+      DLOG(kError, "client %s: ssl listener without a tls server context", peer_ip_.c_str());
+    } else {
+      bev_ = tls::NewServerBufferevent(server->base(), fd, *ctx);
+      if (bev_ == nullptr) {
+        DLOG(kError, "client %s: tls setup failed (%s)", peer_ip_.c_str(),
+             tls::ErrorQueueString().c_str());
+      }
+    }
+  } else {
+    // TCP_NODELAY is set later, when it can matter (EnsureNoDelay).
+    bev_ = bufferevent_socket_new(server->base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  }
   if (bev_ == nullptr) {
     close(fd);
   }
@@ -297,6 +329,27 @@ void ClientConn::OnWrite() {
 
 void ClientConn::OnEvent(short events) {
   if (state_ == State::kClosed) {
+    return;
+  }
+  if ((events & BEV_EVENT_CONNECTED) != 0) {
+    tls_established_ = true;  // a TLS bufferevent finished its handshake
+    return;
+  }
+  if (tls_ && !tls_established_) {
+    // A failed client handshake (e.g. plain HTTP on the TLS port, no shared protocol or
+    // cipher, an unknown CA at the client) costs a log line at info and the connection.
+    std::string why = tls::TlsError(bev_);
+    int e = EVUTIL_SOCKET_ERROR();
+    if (why.empty() && (events & BEV_EVENT_ERROR) != 0 && e != 0) {
+      why = strerror(e);
+    }
+    if (why.empty()) {
+      // Connected and closed without a word (port probes, load balancer checks).
+      DLOG(kDebug, "client %s: closed before the tls handshake", peer_ip_.c_str());
+    } else {
+      DLOG(kInfo, "client %s: tls handshake failed (%s)", peer_ip_.c_str(), why.c_str());
+    }
+    Close();
     return;
   }
   if (state_ == State::kLinger) {
@@ -611,7 +664,17 @@ bool ClientConn::ConnectTo(int member) {
     balancer_->OnRequestStart(m);
     member_started_ = true;
   }
-  UpstreamConn* u = addr->disablereuse ? nullptr : server_->TakeIdle(b, m);
+  // https:// members: the TLS name is the member's host, or the request's host name with
+  // ProxyPreserveHost (as Apache's mod_proxy_http sets SNI and the peer name to check).
+  std::string tls_host;
+  if (addr->tls) {
+    tls_host = addr->tls_host;
+    if (server_->server_config().preserve_host && !req_.host.empty()) {
+      tls_host = HostName(req_.host);
+    }
+  }
+  UpstreamConn* u =
+      addr->disablereuse ? nullptr : server_->TakeIdle(b, m, addr->tls, tls_host);
   if (u != nullptr) {
     up_ = u;
     u->owner_ = this;
@@ -621,7 +684,26 @@ bool ClientConn::ConnectTo(int member) {
     return true;
   }
   u = new UpstreamConn(server_, b, m);
-  u->bev_ = bufferevent_socket_new(server_->base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  if (addr->tls) {
+    u->tls_ = true;
+    u->tls_host_ = tls_host;
+    tls::ClientContext* ctx = server_->tls_client();
+    if (ctx == nullptr) {
+      // Only a member added at run time can be https:// without the config having one.
+      DLOG(kError, "proxy: balancer %s: member %s: no tls client context (no https:// "
+           "member in the configuration)", balancer_->name().c_str(), addr->url.c_str());
+    } else {
+      // One session per member URL and name, resumed by the next connection.
+      u->bev_ = tls::NewClientBufferevent(server_->base(), -1, *ctx, tls_host,
+                                          addr->url + "#" + tls_host);
+      if (u->bev_ == nullptr) {
+        DLOG(kError, "proxy: balancer %s: member %s: tls setup failed (%s)",
+             balancer_->name().c_str(), addr->url.c_str(), tls::ErrorQueueString().c_str());
+      }
+    }
+  } else {
+    u->bev_ = bufferevent_socket_new(server_->base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  }
   if (u->bev_ == nullptr) {
     delete u;
     return false;
@@ -764,7 +846,11 @@ void ClientConn::OnUpstreamConnected() {
     bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
   }
   EnableRead(up_->bev_);
-  server_->EnableDirectWrite(&up_->out_, up_->bev_);
+  if (up_->tls_) {
+    bufferevent_enable(up_->bev_, EV_WRITE);  // OpenSSL owns the socket: no DirectIo
+  } else {
+    server_->EnableDirectWrite(&up_->out_, up_->bev_);
+  }
   BuildUpstreamHead();
   ++up_->requests_;
   evbuffer_add(bufferevent_get_output(up_->bev_), up_head_.data(), up_head_.size());
@@ -1354,10 +1440,20 @@ void ClientConn::OnUpstreamEvent(short events) {
   const char* url = addr != nullptr ? addr->url.c_str() : "?";
   int err = EVUTIL_SOCKET_ERROR();
   if (!up_->connected_) {
-    // Connect failure or connect timeout: nothing was sent; fail over.
-    const char* what = (events & BEV_EVENT_TIMEOUT) != 0 ? "connect timed out" : strerror(err);
+    // Connect failure, connect timeout or (https://) a failed handshake, e.g. the
+    // member's certificate refused: nothing was sent; mark the member and fail over.
+    std::string what = (events & BEV_EVENT_TIMEOUT) != 0 ? "connect timed out" : strerror(err);
+    if (up_->tls_) {
+      std::string why = tls::TlsError(up_->bev_);
+      if ((events & BEV_EVENT_TIMEOUT) == 0 && !why.empty()) {
+        what = "tls handshake failed: " + why;
+      }
+      if (tls::ClientContext* ctx = server_->tls_client()) {
+        ctx->ForgetSession(url + std::string("#") + up_->tls_host_);
+      }
+    }
     DLOG(kError, "proxy: balancer %s: connect to member %s failed (%s)", balancer_->name().c_str(),
-         url, what);
+         url, what.c_str());
     UpstreamConn* u = up_;
     up_ = nullptr;
     server_->DeferFree(u);
@@ -1778,6 +1874,12 @@ void ClientConn::CloseAfterFlush() {
 void ClientConn::StartLinger() {
   if (state_ == State::kLinger || state_ == State::kClosed) {
     return;
+  }
+  if (SSL* ssl = tls::GetSsl(bev_); ssl != nullptr && tls_established_) {
+    // close_notify before the FIN. The output is flushed, so this writes one alert
+    // record straight to the socket; it never waits for the client's close_notify.
+    SSL_shutdown(ssl);
+    ERR_clear_error();
   }
   evbuffer* pending = bufferevent_get_input(bev_);
   if (client_asked_close_ && req_body_done_ && evbuffer_get_length(pending) == 0) {

@@ -26,6 +26,8 @@ void FillAddress(const config::Url& url, const std::string& balancer, MemberAddr
   uint16_t def = url.scheme == config::Scheme::kHttps ? 443 : 80;
   std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
   a->host_header = url.port == def ? host : host + ":" + std::to_string(url.port);
+  a->tls = url.scheme == config::Scheme::kHttps;
+  a->tls_host = url.host;
   struct addrinfo hints {};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -554,17 +556,24 @@ void Server::Reap() {
   }
 }
 
-UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m) {
+UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m, bool tls, const std::string& tls_host) {
   if (b >= idle_.size() || m >= idle_[b].size()) {
     return nullptr;
   }
+  // Newest first. The pool key is (balancer, member, scheme, TLS name): a slot of a
+  // member added at run time may come to hold another URL, and with ProxyPreserveHost
+  // the TLS name of an https:// member follows the request's Host.
   auto& v = idle_[b][m];
-  while (!v.empty()) {
-    UpstreamConn* u = v.back();
-    v.pop_back();
+  for (size_t i = v.size(); i-- > 0;) {
+    UpstreamConn* u = v[i];
     if (u->dead_ || u->bev_ == nullptr) {
+      v.erase(v.begin() + static_cast<long>(i));
       continue;
     }
+    if (u->tls_ != tls || (tls && u->tls_host_ != tls_host)) {
+      continue;
+    }
+    v.erase(v.begin() + static_cast<long>(i));
     if (MonotonicMs() - u->idle_since_ms_ > kIdleUpstreamMs) {
       DeferFree(u);  // idle too long to trust (its read timeout closes the older ones)
       continue;

@@ -25,6 +25,11 @@
 #include "shm/slot_table.h"
 #include "status/status.h"
 
+namespace drover::tls {
+class ServerContext;
+class ClientContext;
+}  // namespace drover::tls
+
 namespace drover::proxy {
 
 class Server;
@@ -43,6 +48,8 @@ struct MemberAddr {
   bool disablereuse = false;
   int max = 0;                // member key max=: connections per worker, 0 = no limit
   int conns = 0;              // open connections to the member from this worker
+  bool tls = false;           // https:// member: TLS to it (tls/bufferevent.h)
+  std::string tls_host;       // its host for SNI and the peer name check (IPv6 unbracketed)
 };
 
 // Direct socket I/O for plain (not TLS) bufferevents, around two costs of
@@ -99,6 +106,12 @@ class UpstreamConn {
   bool reused_ = false;
   uint64_t requests_ = 0;
   bool dead_ = false;
+  // A TLS connection (https:// member): bev_ is a bufferevent_openssl, so nothing may
+  // read or write its fd directly (no DirectIo). tls_host_ is the name it was opened for
+  // (SNI and the peer name check); a pooled connection is reused only for the same scheme
+  // and name.
+  bool tls_ = false;
+  std::string tls_host_;
   DirectIo out_;
   BevTimeouts timeouts_;
   bool watermarks_set_ = false;  // the busy-connection watermarks (they stay when idle)
@@ -125,6 +138,9 @@ class ClientConn {
   // Graceful shutdown: close now when idle, else after the current response.
   void Shutdown();
   bool closing() const { return state_ == State::kClosed; }
+  // An `ssl` listener's connection: bev_ is a bufferevent_openssl, so nothing may read or
+  // write its fd directly (fd-level fast paths must skip it).
+  bool tls() const { return tls_; }
   // Between requests on a keep-alive connection, nothing buffered.
   bool IdleKeepAlive() const;
   // Closes the connection now if IdleKeepAlive(); returns whether it did.
@@ -197,6 +213,7 @@ class ClientConn {
   uint16_t peer_port_ = 0;
   uint16_t local_port_ = 0;
   bool tls_ = false;
+  bool tls_established_ = false;      // the TLS handshake completed (tls_ only)
   State state_ = State::kIdle;
   bool close_after_flush_ = false;
   bool in_process_ = false;
@@ -275,7 +292,10 @@ class Server {
   void Unlink(ClientConn* c);
   void DeferFree(ClientConn* c);
   void DeferFree(UpstreamConn* u);
-  UpstreamConn* TakeIdle(uint32_t b, uint32_t m);
+  // A pooled connection to member m of balancer b opened with the same scheme (`tls`) and,
+  // for TLS, the same `tls_host`; nullptr when there is none.
+  UpstreamConn* TakeIdle(uint32_t b, uint32_t m, bool tls = false,
+                         const std::string& tls_host = std::string());
   bool HasIdle(uint32_t b, uint32_t m) const {
     return b < idle_.size() && m < idle_[b].size() && !idle_[b][m].empty();
   }
@@ -318,6 +338,13 @@ class Server {
     accept_control_ = fn;
     accept_arg_ = arg;
   }
+  // TLS contexts inherited from the master (either may be nullptr).
+  void set_tls(tls::ServerContext* server, tls::ClientContext* client) {
+    tls_server_ = server;
+    tls_client_ = client;
+  }
+  tls::ServerContext* tls_server() const { return tls_server_; }
+  tls::ClientContext* tls_client() const { return tls_client_; }
 
  private:
   static void ReaperCb(evutil_socket_t, short, void* arg) noexcept;
@@ -354,6 +381,8 @@ class Server {
   std::string log_buf_;
   void (*accept_control_)(void*, bool) = nullptr;
   void* accept_arg_ = nullptr;
+  tls::ServerContext* tls_server_ = nullptr;
+  tls::ClientContext* tls_client_ = nullptr;
 };
 
 int64_t WallUs();

@@ -39,6 +39,9 @@ std::string TlsError(bufferevent* bev) {
   std::string errors;
   unsigned long e;
   while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+    if (ERR_GET_LIB(e) == 0) {
+      continue;  // libevent's record of a plain socket error (errno says more)
+    }
     char buf[256];
     ERR_error_string_n(e, buf, sizeof(buf));
     if (!errors.empty()) {

@@ -199,6 +199,7 @@ int Worker::Run() {
     return kExitFatal;
   }
   server_->set_accept_control(&Worker::AcceptControl, this);
+  server_->set_tls(ctx_.tls_server, ctx_.tls_client);
   for (int sig : {SIGQUIT, SIGTERM, SIGINT, SIGUSR1}) {
     signals_.emplace_back(evsignal_new(base_.get(), sig, SignalCb, this));
     evsignal_add(signals_.back().get(), nullptr);

@@ -12,6 +12,11 @@
 #include "config/config.h"
 #include "shm/slot_table.h"
 
+namespace drover::tls {
+class ServerContext;
+class ClientContext;
+}  // namespace drover::tls
+
 namespace drover::worker {
 
 struct ListenSocket {
@@ -41,6 +46,10 @@ struct WorkerContext {
   int slot = 0;               // worker number within its generation
   bool drop_privileges = true;
   std::string status_secret;  // per-generation random bytes for the manager's nonce
+  // TLS contexts of this generation, built by the master (as root) and inherited through
+  // fork; nullptr when no `ssl` listener / no https:// member needs one.
+  tls::ServerContext* tls_server = nullptr;
+  tls::ClientContext* tls_client = nullptr;
 };
 
 // Exit codes: 0 normal, 2 fatal (the master must not respawn, like nginx).

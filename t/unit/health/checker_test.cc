@@ -109,6 +109,13 @@ TEST(HealthPlan, MethodsTimeoutsAndDowngrades) {
   EXPECT_TRUE(p.request.empty());
 
   p = PlanProbe(HcMember("https://h", HealthCheck::Method::kGet, "/hc"), server);
+  EXPECT_EQ(p.kind, ProbePlan::Kind::kHttp);
+  EXPECT_TRUE(p.tls);
+  EXPECT_FALSE(p.downgraded);
+  EXPECT_EQ(p.request.substr(0, 27), "GET /hc HTTP/1.0\r\nHost: h\r\n");
+  p = PlanProbe(HcMember("http://h", HealthCheck::Method::kGet, "/hc"), server);
+  EXPECT_FALSE(p.tls);
+  p = PlanProbe(HcMember("ajp://h", HealthCheck::Method::kGet, "/hc"), server);
   EXPECT_EQ(p.kind, ProbePlan::Kind::kTcp);
   EXPECT_TRUE(p.downgraded);
   p = PlanProbe(HcMember("https://h", HealthCheck::Method::kTcp), server);
