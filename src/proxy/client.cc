@@ -123,6 +123,19 @@ std::string HostName(std::string_view host) {
   return std::string(host.substr(0, colon));
 }
 
+// The bytes of `in`'s first chain, at most `limit` of them: a head is parsed
+// there first, without evbuffer_pullup() copying a whole buffered body behind it
+// into one block (a 64 KiB response used to be copied once more per request).
+const char* FirstChain(evbuffer* in, size_t limit, size_t* n) {
+  evbuffer_iovec v;
+  if (evbuffer_peek(in, -1, nullptr, &v, 1) < 1) {
+    *n = 0;
+    return "";
+  }
+  *n = v.iov_len < limit ? v.iov_len : limit;
+  return static_cast<const char*>(v.iov_base);
+}
+
 bool IsIdempotent(std::string_view m) {
   return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" ||
          m == "DELETE";
@@ -441,10 +454,16 @@ void ClientConn::ProcessInput() {
     }
     const auto& lim = server_->limits();
     size_t max_head = lim.max_request_line + 2 + (lim.max_fields + 1) * (lim.max_field_size + 2);
-    size_t n = len < max_head ? len : max_head;
-    const char* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
+    size_t limit = len < max_head ? len : max_head;
+    size_t n = 0;
+    const char* p = FirstChain(in, limit, &n);
     http::ParseError err;
     auto r = http::ParseRequestHead(p, n, lim, &req_, &err);
+    if (r == http::ParseResult::kIncomplete && n < limit) {
+      n = limit;  // the head spans chains: make it contiguous
+      p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
+      r = http::ParseRequestHead(p, n, lim, &req_, &err);
+    }
     if (r == http::ParseResult::kIncomplete) {
       if (n >= max_head) {
         SendLocal(431, "request head too large", true);
@@ -1054,10 +1073,16 @@ bool ClientConn::HandleResponseHead() {
     }
     const auto& lim = server_->response_limits();
     size_t max_head = lim.max_request_line + 2 + (lim.max_fields + 1) * (lim.max_field_size + 2);
-    size_t n = len < max_head ? len : max_head;
-    const char* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
+    size_t limit = len < max_head ? len : max_head;
+    size_t n = 0;
+    const char* p = FirstChain(in, limit, &n);
     http::ParseError err;
     auto r = http::ParseResponseHead(p, n, lim, req_.method, &resp_, &err);
+    if (r == http::ParseResult::kIncomplete && n < limit) {
+      n = limit;  // the head spans chains: make it contiguous
+      p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
+      r = http::ParseResponseHead(p, n, lim, req_.method, &resp_, &err);
+    }
     if (r == http::ParseResult::kIncomplete) {
       if (n >= max_head) {
         UpstreamFailed(502, "response head too large");
