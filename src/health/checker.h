@@ -49,13 +49,14 @@ int RunHealthChecker(const HealthContext& ctx);
 // ---------------------------------------------------------------------------
 // The pure core (no sockets, no logging).
 
-// What one member's check does. hcmethod TCP (and CPING, which the config stores
-// as TCP) connects and closes. OPTIONS, HEAD and GET send an HTTP/1.0 request to
-// http:// members; https:// and ajp:// members get the TCP connect check instead
-// (`downgraded`): drover has no TLS probe yet (the TLS module is being written)
-// and no AJP CPING probe.
+// What one member's check does. hcmethod TCP connects and closes. CPING (ajp://
+// members only) sends an AJP CPING and passes on a CPONG within the member's
+// ping= (else its timeout), as mod_proxy_hcheck does. OPTIONS, HEAD and GET send
+// an HTTP/1.0 request to http:// members; https:// and ajp:// members get the
+// TCP connect check instead (`downgraded`): drover has no TLS probe yet (the
+// TLS module is being written) and sends no HTTP probes over AJP.
 struct ProbePlan {
-  enum class Kind { kNone, kTcp, kHttp };
+  enum class Kind { kNone, kTcp, kHttp, kCping };
   Kind kind = Kind::kNone;
   bool downgraded = false;         // an HTTP method configured, a TCP check done
   std::string method;              // "GET", "HEAD", "OPTIONS" (kHttp only)

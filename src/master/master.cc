@@ -234,7 +234,7 @@ core::Status CheckSupported(const config::Config& c) {
   }
   for (const auto& b : c.balancers) {
     for (const auto& m : b.members) {
-      if (m.url.scheme != config::Scheme::kHttp) {
+      if (m.url.scheme == config::Scheme::kHttps) {
         return core::Status::Error(c.file + ":" + std::to_string(m.line) + ": member " +
                                    m.name + ": " + config::SchemeName(m.url.scheme) +
                                    ":// members are not available in this version yet");

@@ -61,6 +61,7 @@ UpstreamConn::UpstreamConn(Server* server, uint32_t balancer, uint32_t member)
   MemberAddr* a = server_->member_addr(balancer, member);
   if (a != nullptr) {
     ++a->conns;
+    scheme_ = a->scheme;
   }
   server_->CountUpstream(1);
 }
@@ -213,6 +214,10 @@ void Server::ResolveMembers() {
       a.connect_timeout_ms = mc.connect_timeout_ms >= 0 ? mc.connect_timeout_ms : a.timeout_ms;
       a.disablereuse = mc.disablereuse;
       a.max = mc.max;
+      a.scheme = mc.url.scheme;
+      a.secret = mc.secret;
+      a.ping_ms = mc.ping_ms;
+      a.ajp_packet = static_cast<size_t>(config::AjpPacketSize(mc.iobuffersize));
       FillAddress(mc.url, bc.name, &a);
     }
   }
@@ -241,13 +246,21 @@ MemberAddr* Server::member_addr(uint32_t b, uint32_t m) {
   if (a.url == url && !url.empty()) {
     return &a;
   }
+  // Another member now holds the slot: its predecessor's pooled connections go.
+  for (UpstreamConn* u : idle_[b][m]) {
+    DeferFree(u);
+  }
+  idle_[b][m].clear();
+  int conns = a.conns;  // connections still lent out count until they close
   a = MemberAddr();
+  a.conns = conns;
   a.url = url;
   auto parsed = config::ParseUrl(url);
   if (!parsed.ok()) {
     return &a;
   }
   const auto& sc = config_->server;
+  a.scheme = parsed->scheme;
   a.path = parsed->path;
   a.timeout_ms = sc.proxy_timeout_ms >= 0 ? sc.proxy_timeout_ms : sc.timeout_ms;
   a.connect_timeout_ms = a.timeout_ms;
@@ -380,6 +393,8 @@ void Server::Reap() {
 }
 
 UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m) {
+  // First: member_addr() drops the pool of a slot that changed members.
+  MemberAddr* a = member_addr(b, m);
   if (b >= idle_.size() || m >= idle_[b].size()) {
     return nullptr;
   }
@@ -388,6 +403,10 @@ UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m) {
     UpstreamConn* u = v.back();
     v.pop_back();
     if (u->dead_ || u->bev_ == nullptr) {
+      continue;
+    }
+    if (a == nullptr || a->scheme != u->scheme_) {
+      DeferFree(u);
       continue;
     }
     u->reused_ = true;

@@ -29,6 +29,7 @@ namespace drover::proxy {
 
 class Server;
 class ClientConn;
+class AjpExchange;
 
 // Where to connect for one member (resolved once per worker).
 struct MemberAddr {
@@ -43,6 +44,11 @@ struct MemberAddr {
   bool disablereuse = false;
   int max = 0;                // member key max=: connections per worker, 0 = no limit
   int conns = 0;              // open connections to the member from this worker
+  config::Scheme scheme = config::Scheme::kHttp;
+  // ajp:// members (proxy/ajp_exchange.cc).
+  std::string secret;         // secret=
+  int64_t ping_ms = 0;        // ping=: CPING before each request; 0 = off
+  size_t ajp_packet = 8192;   // iobuffersize= as an AJP packet size
 };
 
 // A connection to a member. Owned by the Server; lent to one ClientConn at a
@@ -57,6 +63,10 @@ class UpstreamConn {
   bufferevent* bev_ = nullptr;
   uint32_t balancer_;
   uint32_t member_;
+  // The member's scheme when connected: part of the pool key, so that a slot
+  // whose member changed (balancer-manager) never lends a connection that speaks
+  // another protocol.
+  config::Scheme scheme_ = config::Scheme::kHttp;
   ClientConn* owner_ = nullptr;
   bool connected_ = false;
   bool reused_ = false;
@@ -80,6 +90,8 @@ class ClientConn {
   void OnUpstreamRead();
   void OnUpstreamWrite();
   void OnUpstreamEvent(short events);
+  // Whether the exchange talks to the member through AjpExchange.
+  bool ajp() const { return proto_ != nullptr; }
 
   // Graceful shutdown: close now when idle, else after the current response.
   void Shutdown();
@@ -93,6 +105,11 @@ class ClientConn {
   ClientConn* prev_ = nullptr;
 
  private:
+  // The upstream protocol seam: the built-in path speaks HTTP/1.1 to http://
+  // members; an ajp:// member's exchange is run by AjpExchange
+  // (proxy/ajp_exchange.cc), which uses this class's client side (response
+  // head, framing, errors, pool, accounting) as is.
+  friend class AjpExchange;
   enum class State { kIdle, kHead, kProxying, kTunnel, kLinger, kClosed };
   enum class RespState { kNone, kHead, kBody, kDone };
 
@@ -120,6 +137,9 @@ class ClientConn {
   void FinishExchange();
   void ReleaseUpstream(bool reusable);
   void UpstreamFailed(int status, const char* cause);
+  // Nothing was sent to member_ (connect failure, failed CPING): mark it in
+  // error and pick another member, within maxattempts; else 503.
+  void FailOver();
   void SendLocal(int status, const char* reason, bool close, const char* detail = nullptr);
   void WriteAccessLog();
   void CloseAfterFlush();
@@ -193,6 +213,8 @@ class ClientConn {
   int64_t start_us_ = 0;
   bool exchange_active_ = false;
   std::string client_host_;           // for ProxyPassReverse
+  std::unique_ptr<AjpExchange> ajp_;  // kept between exchanges (its buffers)
+  AjpExchange* proto_ = nullptr;      // ajp_ while the exchange runs over AJP, else null
 };
 
 class Server {

@@ -359,7 +359,7 @@ TEST(BuilderTest, EveryMemberKey) {
   EXPECT_EQ(j.url.port, 8009);
   EXPECT_EQ(j.name, "ajp://10.0.0.2:8009");
   EXPECT_EQ(j.secret, "s3cr3t");
-  EXPECT_EQ(j.hc.method, HealthCheck::Method::kTcp);
+  EXPECT_EQ(j.hc.method, HealthCheck::Method::kCping);
   EXPECT_EQ(j.status, kFlagDisabled | kFlagStopped);
   EXPECT_EQ(j.timeout_ms, -1);
   EXPECT_EQ(j.connect_timeout_ms, -1);

@@ -202,8 +202,8 @@ const ErrorCase kCases[] = {
      "drover.conf:3: ProxyPass: noquery 'sometimes' is not On or Off"},
     {"ProxyPassBadUrl", kServer + "ProxyPass = / http://h:1/x?y=1\n",
      "drover.conf:3: ProxyPass: url 'http://h:1/x?y=1': a query or fragment is not allowed"},
-    {"ProxyPassUnknownMemberKey", kServer + "ProxyPass = / http://h:1/ ping=1\n",
-     "drover.conf:3: ProxyPass: unknown key 'ping'"},
+    {"ProxyPassUnknownMemberKey", kServer + "ProxyPass = / http://h:1/ pong=1\n",
+     "drover.conf:3: ProxyPass: unknown key 'pong'"},
     {"ImplicitKeysOnSecondUse",
      kServer + "ProxyPass = /a http://h:1/a\nProxyPass = /b http://h:1/b retry=1\n",
      "drover.conf:4: ProxyPass: member keys for 'http://h:1' must be given where it is first "
