@@ -1,11 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages drover needs to build and test, when missing.
-# Usage: tools/install-deps.sh [--bench]   (--bench adds nginx, haproxy, wrk)
+# Usage: tools/install-deps.sh [--bench]   (--bench adds nginx, haproxy, wrk, apache2)
 set -e
+# tomcat10 (with its JDT compiler and a JRE): the real-Tomcat AJP tests
+# (t/integration/test_ajp_tomcat.py; skipped without it). Its service is never
+# started by the tests, which run their own instances.
 pkgs="g++ make pkg-config libevent-dev libssl-dev libinih-dev libpcre2-dev libgtest-dev
-libbenchmark-dev python3 python3-pytest python3-websockets curl openssl"
+libbenchmark-dev python3 python3-pytest python3-websockets curl openssl tomcat10"
 if [ "${1:-}" = "--bench" ]; then
-  pkgs="$pkgs nginx-light haproxy wrk gnuplot-nox valgrind"
+  pkgs="$pkgs nginx-light haproxy wrk gnuplot-nox valgrind apache2"
 fi
 missing=""
 for p in $pkgs; do

@@ -528,6 +528,13 @@ void AjpExchange::OnMemberRead() {
             c.keep_alive_ = false;
           }
         }
+        if (c.status_ == 403 && !msg.reuse) {
+          // What Tomcat answers to a FORWARD_REQUEST with a wrong or missing
+          // secret (secretRequired): worth a hint, the 403 itself is relayed.
+          DLOG(kWarn, "proxy: balancer %s: member %s answered 403 and closed the connection: "
+               "a wrong or missing secret= for its AJP connector?", BalancerName(),
+               MemberUrl());
+        }
         // Client framing is settled above; the member connection's fate is the
         // reuse flag (FinishResponse also wants the whole request sent and no
         // bytes left over).

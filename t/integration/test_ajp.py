@@ -95,6 +95,7 @@ def test_wrong_secret_is_403_and_connection_closed(drover, ajp):
         r2 = c.request("GET", "/x")
     assert r1.status == 403 and r2.status == 403
     assert "wrong or missing secret" in b.log_text()
+    d.wait_error_log(r"member ajp://127\.0\.0\.1:%d answered 403 and closed the connection" % b.port)
     # reuse=0: each request had its own member connection.
     assert b.log_text().count("wrong or missing secret") == 2
 
