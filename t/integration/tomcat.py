@@ -150,6 +150,8 @@ class Tomcat:
         if not link.exists():
             link.symlink_to(JDT_JAR)
         (b / "webapps" / "ROOT" / "info.jsp").write_text(INFO_JSP)
+        # A static 1 KiB file for bench/ajp_bench.py (Tomcat's DefaultServlet).
+        (b / "webapps" / "ROOT" / "bench.txt").write_bytes(b"x" * 1023 + b"\n")
 
     def start(self):
         self._write_base()
