@@ -73,7 +73,10 @@
 //    balancer's maxattempts are written resolved (ProxyTimeout, members-1),
 //    which loads back to the same behaviour. Unset optional directives are
 //    written as comments. Long values wrap onto indented continuation lines
-//    so that no line exceeds the 199-character limit.
+//    so that no line exceeds the 199-character limit; a quoted word longer
+//    than a line is cut at single spaces. The one thing that cannot wrap is a
+//    single word without spaces longer than a line: only a path can be one
+//    (a relative path that filled its input line, made absolute).
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -1611,24 +1614,61 @@ Status Builder::Finish() {
 // ---------------------------------------------------------------------------
 // Dump.
 
+// Where a written (quoted) word longer than `room` may be cut onto the next
+// continuation line: the last single space at or before `room` whose
+// neighbours are not blank and after which no ';' or '#' follows (the reader
+// joins continuation lines with one space after trimming them, and a line
+// starting with ';' or '#' is a comment). npos when there is none.
+size_t WordCut(std::string_view q, size_t room) {
+  for (size_t k = std::min(room, q.size() - 1); k > 0; --k) {
+    if (q[k] == ' ' && q[k - 1] != ' ' && q[k - 1] != '\t' && q[k + 1] != ' ' &&
+        q[k + 1] != '\t' && q[k + 1] != ';' && q[k + 1] != '#') {
+      return k;
+    }
+  }
+  return std::string_view::npos;
+}
+
 class Writer {
  public:
   // `name = w0 w1 ...`, wrapped onto indented continuation lines.
   void Directive(const char* name, const std::vector<std::string>& words) {
+    std::vector<std::string> quoted;
+    quoted.reserve(words.size());
+    for (const std::string& word : words) {
+      quoted.push_back(Quote(word));
+    }
+    DirectiveQuoted(name, quoted);
+  }
+  void Directive(const char* name, const std::string& word) {
+    Directive(name, std::vector<std::string>{word});
+  }
+  // The same with words already quoted. A word too long for a line of its own
+  // (a quoted log format joined from continuation lines, say) is cut at single
+  // spaces onto further continuation lines, which read back as the same word.
+  void DirectiveQuoted(const char* name, const std::vector<std::string>& quoted) {
     std::string line = std::string(name) + " =";
-    for (size_t i = 0; i < words.size(); ++i) {
-      std::string q = Quote(words[i]);
+    for (size_t i = 0; i < quoted.size(); ++i) {
+      std::string_view q = quoted[i];
       if (i > 0 && line.size() + 1 + q.size() > kDumpWrap) {
         out_ << line << "\n";
         line = "   ";
       }
+      while (line.size() + 1 + q.size() > kDumpWrap && q.size() > 1) {
+        const size_t cut = WordCut(q, kDumpWrap - std::min(kDumpWrap, line.size() + 1));
+        if (cut == std::string_view::npos) {
+          break;
+        }
+        line += ' ';
+        line.append(q.substr(0, cut));
+        out_ << line << "\n";
+        line = "   ";
+        q.remove_prefix(cut + 1);
+      }
       line += ' ';
-      line += q;
+      line.append(q);
     }
     out_ << line << "\n";
-  }
-  void Directive(const char* name, const std::string& word) {
-    Directive(name, std::vector<std::string>{word});
   }
   void Raw(const std::string& text) { out_ << text; }
   std::string str() const { return out_.str(); }
@@ -1936,7 +1976,7 @@ std::string Dump(const Config& c) {
   } else if (s.access_format_name == "common" || s.access_format_name == "combined") {
     w.Directive("CustomLog", std::vector<std::string>{s.access_log, s.access_format_name});
   } else {
-    w.Raw("CustomLog = " + Quote(s.access_log) + " " + QuoteAlways(s.access_format) + "\n");
+    w.DirectiveQuoted("CustomLog", {Quote(s.access_log), QuoteAlways(s.access_format)});
   }
   w.Directive("Timeout", FormatDuration(s.timeout_ms));
   w.Directive("RequestHeaderTimeout", FormatDuration(s.request_header_timeout_ms));

@@ -11,6 +11,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace drover::config {
@@ -103,6 +104,16 @@ class Reader {
     if (raw.find('\0') != std::string_view::npos) {
       Fail("NUL byte in line");
       return nullptr;
+    }
+    for (char c : raw) {
+      // Other control characters (a CR inside a line, VT, FF, ESC, DEL...) would
+      // end up inside words or be trimmed by inih depending on where they sit.
+      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f') {
+        char hex[8];
+        snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned char>(c));
+        Fail(std::string("control character ") + hex + " in line");
+        return nullptr;
+      }
     }
     size_t max = num > 1 ? static_cast<size_t>(num - 1) : 0;
     if (raw.size() > max) {

@@ -34,7 +34,11 @@
 //  - inih's own syntax errors (a line without '=' or ':', a '[' without ']')
 //    become "FILE:LINE: syntax error" for the first such line.
 //  - A UTF-8 byte order mark at the start of the file is skipped.
-//  - A NUL byte in the text is an error naming its line.
+//  - A NUL byte in the text is an error naming its line, and so is any other
+//    control character but TAB (a CR only ends a line right before its LF):
+//    inih would trim some where they end a value and keep them inside words,
+//    so a stray CR made a ProxyPass path that never matches and that -T
+//    (Dump) showed as a different config.
 #pragma once
 
 #include <string>

@@ -37,7 +37,10 @@ bool NeedsHealthChecker(const config::Config& config);
 // checks each config member that has an hcmethod every hcinterval, one check in
 // flight per member, the first at once. Members added at run time (growth slots)
 // are not checked; a member with S (stopped) is skipped, as Apache does; a slot
-// is found by its key (balancer + URL), so members that moved are followed.
+// is found by its key (balancer + URL) among the slots with in_use != 0, looked
+// up again when a check starts and when its result is recorded, so members that
+// moved are followed and a member removed at run time is neither checked nor
+// written to (a check in flight at the removal is dropped).
 //
 // Signals: QUIT, TERM and INT end the loop at once (checks in flight are
 // abandoned) and return 0; USR1 reopens the error log; HUP is ignored (on a

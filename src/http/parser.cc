@@ -11,11 +11,17 @@
 //    what bounds what a hostile client can make us buffer.
 //  - syntax and meaning (tokens, versions, Content-Length, Host, ...) are only
 //    checked once the head's CRLFCRLF has arrived.
-// The first framing error in byte order wins over any syntax error: a syntax
-// error is remembered, the remaining lines are only framed, and it is reported
-// when the head ends cleanly. So a prefix answers kIncomplete or exactly the
-// error the whole head answers. Example: "GET / HTTP/9.9\r\nA: \0" is 400
-// "nul byte" both as is and once completed, not 400 "invalid http version".
+// The start line is the exception: it is parsed as soon as its CRLF has
+// arrived, and its syntax error is reported at once (it is the first error in
+// byte order). Example: "GET / HTTP/9.9\r\nA: \0" is 400 "unsupported http
+// major version" both as is and once completed, and "GET /\r\n" (HTTP/0.9)
+// is 400 without waiting for an empty line that never comes.
+// In field lines the first framing error in byte order wins over any syntax
+// error: a syntax error is remembered, the remaining lines are only framed,
+// and it is reported when the head ends cleanly. So a prefix answers
+// kIncomplete or exactly the error the whole head answers. Example:
+// "GET / HTTP/1.1\r\nHost : a\r\nA: \0" is 400 "nul byte" both as is and
+// once completed, not 400 "whitespace before colon".
 //
 // Per line the fast path is one memchr for the LF; the per-byte syntax loop of
 // the complete head then also proves the line holds no NUL or CR. Only lines
@@ -245,12 +251,19 @@ ParseResult WalkHead(const char* buf, size_t len, const Limits& limits, bool is_
     }
     p = eol + 2;
   }
-  if (parse && !start(p, eol, &syntax)) {
+  // The start line is checked as soon as it has arrived, complete head or
+  // not: its errors are decided by the bytes up to its CRLF and come first in
+  // byte order, so answering them at once keeps every split answering the
+  // same. It matters for an HTTP/0.9 request ("GET /\r\n"), which never sends
+  // the empty line: it is refused now, not after RequestHeaderTimeout.
+  if (!start(p, eol, &syntax)) {
+    // With a complete head the line was framed by the fast path only: a NUL
+    // or bare CR in it is a framing error, reported as such.
     if (ScanLineSlow(p, end, rules, &eol, err) == LineScan::kError) {
       return ParseResult::kError;
     }
-    syntax_failed = true;
-    parse = false;
+    *err = syntax;
+    return ParseResult::kError;
   }
   p = eol + 2;
 

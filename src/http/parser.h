@@ -46,9 +46,13 @@
 //    Content-Length and Transfer-Encoding are validated even when the response
 //    has no body (HEAD, 1xx, 204, 304).
 //  - Order of errors: framing errors (NUL, bare CR/LF, 414/431 limits) are
-//    checked on every byte that has arrived, in byte order, and win over
-//    syntax errors, which are only reported once the head is complete. This is
-//    what makes every split of the input answer the same.
+//    checked on every byte that has arrived, in byte order. The start line's
+//    syntax is checked as soon as that line is complete (so HTTP/0.9 requests
+//    and bad versions are refused at once); field syntax errors are only
+//    reported once the head is complete, and a framing error anywhere in the
+//    head wins over them. Either way the first error in byte order that a
+//    prefix can decide is the answer, which makes every split of the input
+//    answer the same.
 #pragma once
 
 #include <cstddef>

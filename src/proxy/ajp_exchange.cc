@@ -28,10 +28,6 @@ namespace {
 constexpr size_t kHighWater = 256 * 1024;
 constexpr size_t kLowWater = 64 * 1024;
 
-struct timeval Tv(int64_t ms) {
-  return {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
-}
-
 // ap_get_server_name/port with UseCanonicalName Off: the client's Host, split
 // into name and port ("[::1]:8080" -> "::1", 8080); the scheme's port when the
 // Host has none.
@@ -146,8 +142,7 @@ void AjpExchange::Start() {
   if (addr->ping_ms > 0) {
     // ping=: the container must answer CPING within ping before it gets the request.
     pinging_ = true;
-    struct timeval tv = Tv(addr->ping_ms);
-    bufferevent_set_timeouts(c_->up_->bev_, &tv, &tv);
+    SetBevTimeouts(c_->up_->bev_, &c_->up_->timeouts_, addr->ping_ms, addr->ping_ms);
     std::string cping = ajp::EncodeCping();
     evbuffer_add(bufferevent_get_output(c_->up_->bev_), cping.data(), cping.size());
     c_->up_bytes_out_ += cping.size();
@@ -188,8 +183,7 @@ void AjpExchange::SendRequest() {
   const http::RequestHead& req = c.req_;
   MemberAddr* addr = c.server_->member_addr(c.balancer_->index(), static_cast<uint32_t>(c.member_));
   pinging_ = false;
-  struct timeval tv = Tv(addr->timeout_ms);
-  bufferevent_set_timeouts(c.up_->bev_, &tv, &tv);
+  SetBevTimeouts(c.up_->bev_, &c.up_->timeouts_, addr->timeout_ms, addr->timeout_ms);
 
   // req_uri: the member's path + the route's path, as for HTTP; the query goes
   // in its own attribute.
@@ -393,8 +387,7 @@ void AjpExchange::PumpRequestBody() {
   }
   if (c.req_body_done_ && c.up_ != nullptr) {
     // The request is complete: pipelined bytes wait; no client read timeout now.
-    struct timeval tv = Tv(sc.timeout_ms);
-    bufferevent_set_timeouts(c.bev_, nullptr, &tv);
+    SetBevTimeouts(c.bev_, &c.timeouts_, 0, sc.timeout_ms);
   }
 }
 

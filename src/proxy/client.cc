@@ -133,7 +133,7 @@ ClientConn::ClientConn(Server* server, int fd, const sockaddr* peer, int peer_le
   }
   (void)peer_len;
   peer_ip_ = ip;
-  SetNoDelay(fd);
+  // TCP_NODELAY is set later, when it can matter (EnsureNoDelay).
   bev_ = bufferevent_socket_new(server->base(), fd, BEV_OPT_CLOSE_ON_FREE);
   if (bev_ == nullptr) {
     close(fd);
@@ -152,6 +152,7 @@ ClientConn::~ClientConn() {
   if (timer_ != nullptr) {
     event_free(timer_);
   }
+  server_->DisableDirectWrite(&out_);
   if (bev_ != nullptr) {
     bufferevent_free(bev_);
   }
@@ -167,7 +168,12 @@ bool ClientConn::Start() {
   }
   bufferevent_setcb(bev_, ReadCb, WriteCb, EventCb, this);
   bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
-  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  bufferevent_enable(bev_, EV_READ);
+  if (tls_) {
+    bufferevent_enable(bev_, EV_WRITE);
+  } else {
+    server_->EnableDirectWrite(&out_, bev_);
+  }
   // The first request must arrive within RequestHeaderTimeout.
   ArmTimer(server_->server_config().request_header_timeout_ms);
   return true;
@@ -175,25 +181,52 @@ bool ClientConn::Start() {
 
 // ----------------------------------------------------------------- callbacks
 
-void ClientConn::ReadCb(bufferevent*, void* arg) noexcept { static_cast<ClientConn*>(arg)->OnRead(); }
+void ClientConn::ReadCb(bufferevent*, void* arg) noexcept {
+  auto* c = static_cast<ClientConn*>(arg);
+  Server::ReadMore(&c->out_);
+  c->OnRead();
+}
 void ClientConn::WriteCb(bufferevent*, void* arg) noexcept {
-  static_cast<ClientConn*>(arg)->OnWrite();
+  auto* c = static_cast<ClientConn*>(arg);
+  Server::DirectWriteDrained(&c->out_);
+  c->OnWrite();
 }
 void ClientConn::EventCb(bufferevent*, short events, void* arg) noexcept {
   static_cast<ClientConn*>(arg)->OnEvent(events);
 }
 void ClientConn::TimerCb(evutil_socket_t, short, void* arg) noexcept {
-  static_cast<ClientConn*>(arg)->OnTimer();
+  auto* c = static_cast<ClientConn*>(arg);
+  c->timer_armed_ms_ = 0;
+  if (c->timer_deadline_ms_ == 0) {
+    return;  // disarmed since it was armed
+  }
+  int64_t left = c->timer_deadline_ms_ - MonotonicMs();
+  if (left > 0) {
+    // The deadline moved later since the event was armed.
+    struct timeval tv = Tv(left);
+    evtimer_add(c->timer_, &tv);
+    c->timer_armed_ms_ = c->timer_deadline_ms_;
+    return;
+  }
+  c->timer_deadline_ms_ = 0;
+  c->OnTimer();
 }
 
 void ClientConn::ArmTimer(int64_t ms) {
+  timer_deadline_ms_ = MonotonicMs() + ms;
+  if (timer_armed_ms_ != 0 && timer_armed_ms_ <= timer_deadline_ms_) {
+    return;  // the pending event fires first and re-arms for the rest
+  }
   struct timeval tv = Tv(ms);
   evtimer_add(timer_, &tv);
+  timer_armed_ms_ = timer_deadline_ms_;
 }
 
 void ClientConn::SetIdleTimeouts() {
-  // Waiting for a request: the timer bounds it; no bufferevent timeouts.
-  bufferevent_set_timeouts(bev_, nullptr, nullptr);
+  // Waiting for a request: the timer bounds it; no read timeout. The write
+  // timeout stays as during an exchange (no write is pending when idle), so
+  // that a keep-alive request changes no bufferevent timeout at all.
+  SetBevTimeouts(bev_, &timeouts_, 0, server_->server_config().timeout_ms);
 }
 
 void ClientConn::OnRead() {
@@ -344,6 +377,7 @@ void ClientConn::ProcessInput() {
         // The read watermark stops reading at kClientReadMax: allow a head up
         // to max_head by raising it for this request.
         bufferevent_setwatermark(bev_, EV_READ, 0, max_head + 1);
+        head_wm_raised_ = true;
       }
       break;
     }
@@ -358,8 +392,11 @@ void ClientConn::ProcessInput() {
     RebaseRequest(&req_, p, head_buf_.data());
     evbuffer_drain(in, req_.head_size);
     req_bytes_ = req_.head_size;
-    bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
-    evtimer_del(timer_);
+    if (head_wm_raised_) {
+      head_wm_raised_ = false;
+      bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
+    }
+    DisarmTimer();
     StartExchange();
   }
   in_process_ = false;
@@ -407,6 +444,7 @@ void ClientConn::StartExchange() {
   start_us_ = WallUs();
   ++requests_;
   const auto& sc = server_->server_config();
+  client_asked_close_ = !req_.keep_alive;
   keep_alive_ = req_.keep_alive && !shutting_down_ && !server_->shutting_down();
   if (sc.max_keepalive_requests > 0 && requests_ >= static_cast<uint64_t>(sc.max_keepalive_requests)) {
     keep_alive_ = false;
@@ -415,8 +453,7 @@ void ClientConn::StartExchange() {
                    (req_.body == http::BodyKind::kLength && req_.content_length == 0);
   req_remaining_ = req_.body == http::BodyKind::kLength ? req_.content_length : 0;
   // Client I/O timeouts while the exchange runs.
-  struct timeval tv = Tv(sc.timeout_ms);
-  bufferevent_set_timeouts(bev_, req_body_done_ ? nullptr : &tv, &tv);
+  SetBevTimeouts(bev_, &timeouts_, req_body_done_ ? 0 : sc.timeout_ms, sc.timeout_ms);
 
   if (!req_.host.empty()) {
     client_host_.assign(req_.host.data(), req_.host.size());
@@ -512,7 +549,7 @@ bool ClientConn::PickAndConnect() {
     }
     if (waiting_member_) {
       waiting_member_ = false;
-      evtimer_del(timer_);
+      DisarmTimer();
     }
     if (tried_.empty()) {
       pick_ = pr;
@@ -568,8 +605,7 @@ bool ClientConn::ConnectTo(int member) {
   up_ = u;
   bufferevent_setcb(u->bev_, UpstreamConn::ReadCb, UpstreamConn::WriteCb, UpstreamConn::EventCb,
                     u);
-  struct timeval ctv = Tv(addr->connect_timeout_ms);
-  bufferevent_set_timeouts(u->bev_, &ctv, &ctv);
+  SetBevTimeouts(u->bev_, &u->timeouts_, addr->connect_timeout_ms, addr->connect_timeout_ms);
   bufferevent_enable(u->bev_, EV_READ | EV_WRITE);
   if (bufferevent_socket_connect(u->bev_, reinterpret_cast<sockaddr*>(&addr->addr),
                                  static_cast<int>(addr->len)) != 0) {
@@ -696,11 +732,14 @@ void ClientConn::BuildUpstreamHead() {
 
 void ClientConn::OnUpstreamConnected() {
   MemberAddr* addr = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
-  struct timeval tv = Tv(addr->timeout_ms);
-  bufferevent_set_timeouts(up_->bev_, &tv, &tv);
-  bufferevent_setwatermark(up_->bev_, EV_READ, 0, 0);
-  bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
-  bufferevent_enable(up_->bev_, EV_READ | EV_WRITE);
+  SetBevTimeouts(up_->bev_, &up_->timeouts_, addr->timeout_ms, addr->timeout_ms);
+  if (!up_->watermarks_set_) {
+    up_->watermarks_set_ = true;
+    bufferevent_setwatermark(up_->bev_, EV_READ, 0, 0);
+    bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
+  }
+  EnableRead(up_->bev_);
+  server_->EnableDirectWrite(&up_->out_, up_->bev_);
   proto_ = nullptr;
   if (addr->scheme == config::Scheme::kAjp) {
     if (!ajp_) {
@@ -793,8 +832,7 @@ void ClientConn::PumpRequestBody() {
   }
   if (req_body_done_) {
     // The request is complete: pipelined bytes wait; no client read timeout now.
-    struct timeval tv = Tv(sc.timeout_ms);
-    bufferevent_set_timeouts(bev_, nullptr, &tv);
+    SetBevTimeouts(bev_, &timeouts_, 0, sc.timeout_ms);
     if (client_paused_) {
       client_paused_ = false;
       bufferevent_enable(bev_, EV_READ);
@@ -845,6 +883,24 @@ void ClientConn::OnUpstreamRead() {
   }
   if (resp_state_ == RespState::kBody) {
     PumpResponseBody();
+    if (resp_state_ == RespState::kBody) {
+      EnsureNoDelay();  // the response goes out in several writes
+    }
+  }
+}
+
+// nginx's rule: a response written in one go needs no TCP_NODELAY (the close or
+// the next request pushes it out); a keep-alive connection, a response sent in
+// several writes and a tunnel do, or Nagle holds their last small segment until
+// the client's delayed ACK. Saves a setsockopt() per Connection: close request.
+void ClientConn::EnsureNoDelay() {
+  if (nodelay_ || bev_ == nullptr) {
+    return;
+  }
+  nodelay_ = true;
+  int fd = bufferevent_getfd(bev_);
+  if (fd >= 0) {
+    SetNoDelay(fd);
   }
 }
 
@@ -1202,16 +1258,18 @@ void ClientConn::FinishExchange() {
     return;
   }
   state_ = State::kIdle;
+  EnsureNoDelay();
   SetIdleTimeouts();
   ArmTimer(shutting_down_ ? kShutdownGraceMs : server_->server_config().keepalive_timeout_ms);
-  bufferevent_enable(bev_, EV_READ);
+  EnableRead(bev_);
   if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
     ProcessInput();
   }
 }
 
 // Fails the exchange: an error status when nothing was sent to the client yet,
-// otherwise the client connection is closed (a truncated response).
+// otherwise the client gets every byte the member sent, then the close (the
+// framing it was promised is left incomplete, so it sees the truncation).
 void ClientConn::UpstreamFailed(int status, const char* cause) {
   bool head_sent = resp_state_ == RespState::kBody || resp_state_ == RespState::kDone;
   ReleaseUpstream(false);
@@ -1222,7 +1280,7 @@ void ClientConn::UpstreamFailed(int status, const char* cause) {
     }
     WriteAccessLog();
     exchange_active_ = false;
-    Close();
+    CloseAfterFlush();
     return;
   }
   SendLocal(status, cause, true);
@@ -1573,12 +1631,12 @@ void ClientConn::StartTunnel() {
   evbuffer_add(bufferevent_get_output(bev_), h.data(), h.size());
   resp_bytes_ += h.size();
   state_ = State::kTunnel;
+  EnsureNoDelay();
   resp_state_ = RespState::kBody;
   keep_alive_ = false;
   tunnel_activity_us_ = WallUs();
   const auto& sc = server_->server_config();
-  struct timeval ctv = Tv(sc.timeout_ms);
-  bufferevent_set_timeouts(bev_, &ctv, &ctv);
+  SetBevTimeouts(bev_, &timeouts_, sc.timeout_ms, sc.timeout_ms);
   bufferevent_setwatermark(bev_, EV_READ, 0, 0);
   bufferevent_enable(bev_, EV_READ | EV_WRITE);
   PumpTunnel(true);
@@ -1682,6 +1740,15 @@ void ClientConn::StartLinger() {
   if (state_ == State::kLinger || state_ == State::kClosed) {
     return;
   }
+  evbuffer* pending = bufferevent_get_input(bev_);
+  if (client_asked_close_ && req_body_done_ && evbuffer_get_length(pending) == 0) {
+    // The client asked for the close (Connection: close, or HTTP/1.0 without
+    // keep-alive) and its request was read to the end: it has nothing more to
+    // send, so nothing can turn the close into a reset. Close at once, as
+    // nginx does; lingering is for the other cases.
+    Close();
+    return;
+  }
   state_ = State::kLinger;
   int fd = bufferevent_getfd(bev_);
   if (fd >= 0) {
@@ -1689,7 +1756,7 @@ void ClientConn::StartLinger() {
   }
   evbuffer* in = bufferevent_get_input(bev_);
   evbuffer_drain(in, evbuffer_get_length(in));
-  bufferevent_set_timeouts(bev_, nullptr, nullptr);
+  SetBevTimeouts(bev_, &timeouts_, 0, 0);
   bufferevent_setwatermark(bev_, EV_READ, 0, 0);
   bufferevent_enable(bev_, EV_READ);
   ArmTimer(kLingerMs);
@@ -1706,6 +1773,7 @@ void ClientConn::Close() {
   if (timer_ != nullptr) {
     evtimer_del(timer_);
   }
+  server_->DisableDirectWrite(&out_);
   if (bev_ != nullptr) {
     bufferevent_disable(bev_, EV_READ | EV_WRITE);
     bufferevent_setcb(bev_, nullptr, nullptr, nullptr, nullptr);

@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -54,6 +56,31 @@ int64_t WallUs() {
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
 }
 
+int64_t MonotonicMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void SetBevTimeouts(bufferevent* bev, BevTimeouts* cache, int64_t read_ms, int64_t write_ms) {
+  if (cache->read_ms == read_ms && cache->write_ms == write_ms) {
+    return;
+  }
+  cache->read_ms = read_ms;
+  cache->write_ms = write_ms;
+  struct timeval r = {static_cast<time_t>(read_ms / 1000),
+                      static_cast<suseconds_t>((read_ms % 1000) * 1000)};
+  struct timeval w = {static_cast<time_t>(write_ms / 1000),
+                      static_cast<suseconds_t>((write_ms % 1000) * 1000)};
+  bufferevent_set_timeouts(bev, read_ms > 0 ? &r : nullptr, write_ms > 0 ? &w : nullptr);
+}
+
+void EnableRead(bufferevent* bev) {
+  if ((bufferevent_get_enabled(bev) & EV_READ) == 0) {
+    bufferevent_enable(bev, EV_READ);
+  }
+}
+
 // ---------------------------------------------------------------- UpstreamConn
 
 UpstreamConn::UpstreamConn(Server* server, uint32_t balancer, uint32_t member)
@@ -72,6 +99,7 @@ UpstreamConn::~UpstreamConn() {
     --a->conns;
   }
   server_->CountUpstream(-1);
+  server_->DisableDirectWrite(&out_);
   if (bev_ != nullptr) {
     bufferevent_free(bev_);
   }
@@ -80,6 +108,7 @@ UpstreamConn::~UpstreamConn() {
 void UpstreamConn::ReadCb(bufferevent*, void* arg) noexcept {
   auto* u = static_cast<UpstreamConn*>(arg);
   if (u->owner_ != nullptr) {
+    Server::ReadMore(&u->out_);
     u->owner_->OnUpstreamRead();
   } else {
     // Idle in the pool: a member must not send anything now.
@@ -89,6 +118,7 @@ void UpstreamConn::ReadCb(bufferevent*, void* arg) noexcept {
 
 void UpstreamConn::WriteCb(bufferevent*, void* arg) noexcept {
   auto* u = static_cast<UpstreamConn*>(arg);
+  Server::DirectWriteDrained(&u->out_);
   if (u->owner_ != nullptr) {
     u->owner_->OnUpstreamWrite();
   }
@@ -134,6 +164,9 @@ Server::~Server() {
   }
   if (reaper_ != nullptr) {
     event_free(reaper_);
+  }
+  if (flush_ev_ != nullptr) {
+    event_free(flush_ev_);
   }
 }
 
@@ -189,7 +222,141 @@ bool Server::Init() {
                                                       status_secret_);
   }
   reaper_ = event_new(base_, -1, 0, ReaperCb, this);
-  return reaper_ != nullptr;
+  flush_ev_ = event_new(base_, -1, 0, FlushCb, this);
+  return reaper_ != nullptr && flush_ev_ != nullptr;
+}
+
+// ------------------------------------------------------------- DirectIo
+
+void Server::EnableDirectWrite(DirectIo* w, bufferevent* bev) {
+  if (w->bev == bev) {
+    return;
+  }
+  w->server = this;
+  w->bev = bev;
+  w->queued = false;
+  evbuffer* out = bufferevent_get_output(bev);
+  evbuffer_add_cb(out, OutputCb, w);
+  if (evbuffer_get_length(out) == 0) {
+    bufferevent_disable(bev, EV_WRITE);
+  } else {
+    bufferevent_enable(bev, EV_WRITE);  // libevent sends what is there, then we take over
+  }
+}
+
+void Server::DisableDirectWrite(DirectIo* w) {
+  if (w->queued) {
+    auto it = std::find(flush_.begin(), flush_.end(), w);
+    if (it != flush_.end()) {
+      flush_.erase(it);
+    }
+    w->queued = false;
+  }
+  if (w->bev != nullptr) {
+    evbuffer_remove_cb(bufferevent_get_output(w->bev), OutputCb, w);
+    w->bev = nullptr;
+  }
+}
+
+void Server::DirectWriteDrained(DirectIo* w) {
+  if (w->bev != nullptr && evbuffer_get_length(bufferevent_get_output(w->bev)) == 0) {
+    bufferevent_disable(w->bev, EV_WRITE);
+  }
+}
+
+void Server::ReadMore(DirectIo* w) {
+  // libevent 2.1's EVBUFFER_MAX_READ: a read event that got this much was cut short.
+  constexpr size_t kLibeventReadCap = 4096;
+  constexpr size_t kDirectReadMax = 64 * 1024;
+  bufferevent* bev = w->bev;
+  if (bev == nullptr) {
+    return;
+  }
+  evbuffer* in = bufferevent_get_input(bev);
+  size_t len = evbuffer_get_length(in);
+  if (len < kLibeventReadCap || len >= kDirectReadMax) {
+    return;
+  }
+  size_t want = kDirectReadMax - len;
+  size_t high = 0;
+  bufferevent_getwatermark(bev, EV_READ, nullptr, &high);
+  if (high != 0) {
+    if (len >= high) {
+      return;
+    }
+    want = std::min(want, high - len);
+  }
+  evbuffer_iovec v[2];
+  evbuffer_unfreeze(in, 0);  // bufferevent_socket freezes its input's end
+  int nv = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), v, 2);
+  if (nv > 0) {
+    iovec iov[2];
+    size_t room = 0;
+    for (int i = 0; i < nv; ++i) {
+      size_t l = std::min(v[i].iov_len, want - room);
+      iov[i].iov_base = v[i].iov_base;
+      iov[i].iov_len = l;
+      room += l;
+    }
+    ssize_t r = readv(bufferevent_getfd(bev), iov, nv);
+    size_t got = r > 0 ? static_cast<size_t>(r) : 0;
+    int used = 0;
+    for (int i = 0; i < nv && got > 0; ++i) {
+      v[i].iov_len = std::min(iov[i].iov_len, got);
+      got -= v[i].iov_len;
+      used = i + 1;
+    }
+    evbuffer_commit_space(in, v, used);
+  }
+  evbuffer_freeze(in, 0);
+}
+
+void Server::OutputCb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept {
+  auto* w = static_cast<DirectIo*>(arg);
+  if (info->n_added == 0 || w->queued || w->bev == nullptr) {
+    return;
+  }
+  w->queued = true;
+  w->server->flush_.push_back(w);
+  event_active(w->server->flush_ev_, EV_TIMEOUT, 0);
+}
+
+void Server::FlushCb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<Server*>(arg)->FlushWriters();
+}
+
+void Server::FlushWriters() {
+  // One at a time from the back: callbacks may queue more writers or take
+  // queued ones out (DisableDirectWrite) while this runs.
+  while (!flush_.empty()) {
+    DirectIo* w = flush_.back();
+    flush_.pop_back();
+    w->queued = false;
+    bufferevent* bev = w->bev;
+    if (bev == nullptr || (bufferevent_get_enabled(bev) & EV_WRITE) != 0) {
+      continue;  // libevent's write event is already draining it
+    }
+    evbuffer* out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) != 0) {
+      // bufferevent_socket keeps its output's front frozen so that only its
+      // own write callback drains it; thaw it for this write.
+      evbuffer_unfreeze(out, 1);
+      int n = evbuffer_write(out, bufferevent_getfd(bev));
+      evbuffer_freeze(out, 1);
+      if (n < 0 || evbuffer_get_length(out) != 0) {
+        // EAGAIN: wait for POLLOUT. An error: libevent's write meets it again
+        // and reports it through the event callback, as for any write.
+        bufferevent_enable(bev, EV_WRITE);
+        continue;
+      }
+    }
+    bufferevent_data_cb write_cb = nullptr;
+    void* cb_arg = nullptr;
+    bufferevent_getcb(bev, nullptr, &write_cb, nullptr, &cb_arg);
+    if (write_cb != nullptr) {
+      write_cb(bev, cb_arg);
+    }
+  }
 }
 
 void Server::ResolveMembers() {
@@ -363,8 +530,16 @@ void Server::DeferFree(UpstreamConn* u) {
   }
   u->dead_ = true;
   u->owner_ = nullptr;
+  DisableDirectWrite(&u->out_);
   if (u->bev_ != nullptr) {
+    // bufferevent_free() inside this bufferevent's own callback only drops a
+    // reference: disable it and drop unsent bytes first, or libevent's write
+    // callback would still send them (e.g. the head of a request found invalid
+    // after it was queued).
     bufferevent_setcb(u->bev_, nullptr, nullptr, nullptr, nullptr);
+    bufferevent_disable(u->bev_, EV_READ | EV_WRITE);
+    evbuffer* out = bufferevent_get_output(u->bev_);
+    evbuffer_drain(out, evbuffer_get_length(out));
     bufferevent_free(u->bev_);
     u->bev_ = nullptr;
   }
@@ -424,11 +599,10 @@ void Server::PutIdle(UpstreamConn* u) {
     return;
   }
   u->owner_ = nullptr;
-  // While idle: any byte or event from the member closes the connection.
-  bufferevent_setwatermark(u->bev_, EV_READ, 0, 0);
-  bufferevent_enable(u->bev_, EV_READ);
-  struct timeval tv = {kIdleUpstreamMs / 1000, 0};
-  bufferevent_set_timeouts(u->bev_, &tv, nullptr);
+  // While idle: any byte or event from the member closes the connection (the
+  // read watermark is already 0, see OnUpstreamConnected).
+  EnableRead(u->bev_);
+  SetBevTimeouts(u->bev_, &u->timeouts_, kIdleUpstreamMs, 0);
   idle_[b][m].push_back(u);
 }
 

@@ -51,6 +51,43 @@ struct MemberAddr {
   size_t ajp_packet = 8192;   // iobuffersize= as an AJP packet size
 };
 
+// Direct socket I/O for plain (not TLS) bufferevents, around two costs of
+// libevent 2.1's bufferevent_socket.
+//
+// Writes: sends the output with one writev() from the event loop, right
+// after the callback that queued it, instead of through bufferevent's write
+// event: bufferevent_socket adds the write event on every append and deletes
+// it once the buffer drains (two epoll_ctl() and one extra loop pass per
+// response and per request). An evbuffer callback on the output queues the
+// writer; Server::FlushWriters() writes; only what the kernel does not take
+// (EAGAIN) or an error goes back to libevent's write event, which this code
+// turns off again once the buffer is empty. The bufferevent's write callback
+// runs whenever the output drains, as libevent would run it.
+//
+// Reads: evbuffer_read() asks FIONREAD first and reads at most 4 KiB per
+// event, so a 64 KiB body costs 16 read events and 32 syscalls. When a
+// bufferevent read filled those 4 KiB, Server::ReadMore() reads on with one
+// readv() into the same input buffer (up to kDirectReadMax, within the read
+// high-water mark). EOF and errors it leaves to libevent: the socket stays
+// readable, and bufferevent's next read reports them as usual.
+//
+// Not for TLS bufferevents: OpenSSL owns their socket I/O.
+struct DirectIo {
+  Server* server = nullptr;
+  bufferevent* bev = nullptr;  // null: not in direct mode
+  bool queued = false;         // in Server::flush_
+};
+
+// bufferevent_set_timeouts() and bufferevent_enable() re-add their events (a
+// timer-heap update each) even when nothing changes; the proxy sets them on
+// every request, so it remembers what it last set. Milliseconds, 0 = none.
+struct BevTimeouts {
+  int64_t read_ms = -1;
+  int64_t write_ms = -1;
+};
+void SetBevTimeouts(bufferevent* bev, BevTimeouts* cache, int64_t read_ms, int64_t write_ms);
+void EnableRead(bufferevent* bev);
+
 // A connection to a member. Owned by the Server; lent to one ClientConn at a
 // time, or idle in the pool.
 class UpstreamConn {
@@ -72,6 +109,9 @@ class UpstreamConn {
   bool reused_ = false;
   uint64_t requests_ = 0;
   bool dead_ = false;
+  DirectIo out_;
+  BevTimeouts timeouts_;
+  bool watermarks_set_ = false;  // the busy-connection watermarks (they stay when idle)
 
   static void ReadCb(bufferevent* bev, void* arg) noexcept;
   static void WriteCb(bufferevent* bev, void* arg) noexcept;
@@ -152,11 +192,20 @@ class ClientConn {
   void StartLinger();
   void Close();
   void ArmTimer(int64_t ms);
+  void DisarmTimer() { timer_deadline_ms_ = 0; }
+  void EnsureNoDelay();
   void SetIdleTimeouts();
 
   Server* server_;
   bufferevent* bev_ = nullptr;
+  DirectIo out_;
+  BevTimeouts timeouts_;
+  bool head_wm_raised_ = false;  // read high-water raised for one large head
   event* timer_ = nullptr;
+  // The connection timer is lazy: ArmTimer() only moves timer_deadline_ms_
+  // when the armed event fires no later; TimerCb re-arms for the rest.
+  int64_t timer_deadline_ms_ = 0;  // CLOCK_MONOTONIC ms; 0 = disarmed
+  int64_t timer_armed_ms_ = 0;     // when timer_ fires; 0 = not pending
   std::string peer_ip_;
   uint16_t peer_port_ = 0;
   uint16_t local_port_ = 0;
@@ -166,6 +215,8 @@ class ClientConn {
   bool in_process_ = false;
   bool shutting_down_ = false;
   bool client_eof_ = false;
+  bool client_asked_close_ = false;  // the last request said it is the last
+  bool nodelay_ = false;             // TCP_NODELAY set on the client socket
   uint64_t requests_ = 0;
 
   // The current exchange.
@@ -241,6 +292,15 @@ class Server {
     return b < idle_.size() && m < idle_[b].size() && !idle_[b][m].empty();
   }
   void PutIdle(UpstreamConn* u);
+  // DirectIo (see there): puts `bev` (connected, not TLS) in direct mode;
+  // takes it out (before the bufferevent is freed).
+  void EnableDirectWrite(DirectIo* w, bufferevent* bev);
+  void DisableDirectWrite(DirectIo* w);
+  // From a bufferevent write callback: libevent drained the output; turns the
+  // write event off again when nothing is left.
+  static void DirectWriteDrained(DirectIo* w);
+  // From a bufferevent read callback, before the data is used.
+  static void ReadMore(DirectIo* w);
   void DropIdle(UpstreamConn* u);
   void OnClientClosed();
   // Under WorkerConnections pressure: closes idle pooled member connections and
@@ -273,7 +333,10 @@ class Server {
 
  private:
   static void ReaperCb(evutil_socket_t, short, void* arg) noexcept;
+  static void FlushCb(evutil_socket_t, short, void* arg) noexcept;
+  static void OutputCb(evbuffer* buf, const evbuffer_cb_info* info, void* arg) noexcept;
   void Reap();
+  void FlushWriters();
   void ResolveMembers();
 
   event_base* base_;
@@ -296,6 +359,8 @@ class Server {
   std::vector<ClientConn*> dead_clients_;
   std::vector<UpstreamConn*> dead_upstreams_;
   event* reaper_ = nullptr;
+  std::vector<DirectIo*> flush_;  // writers with output queued this loop pass
+  event* flush_ev_ = nullptr;
   bool shutting_down_ = false;
   bool accept_paused_ = false;
   std::string log_buf_;
@@ -304,5 +369,6 @@ class Server {
 };
 
 int64_t WallUs();
+int64_t MonotonicMs();
 
 }  // namespace drover::proxy

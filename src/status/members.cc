@@ -208,9 +208,15 @@ EditResult EditMember(const balancer::Balancer& b, uint32_t m, const MemberEdit&
     if ((now & kFlagError) != 0 && (old & kFlagError) == 0) {
       s->error_time_ms.store(now_ms);  // before E, as Balancer::MarkError does
     }
-    s->status.store(now);
     const bool was_usable = (old & balancer::kNotUsableFlags) == 0;
     const bool is_usable = (now & balancer::kNotUsableFlags) == 0;
+    if (!was_usable && is_usable) {
+      // A manual enable is a recovery like the health checker's or a retry's:
+      // the slowstart ramp starts now. Stored before the status, as the checker
+      // does, so that a reader that sees the member usable also sees its ramp.
+      s->recovered_ms.store(now_ms);
+    }
+    s->status.store(now);
     if (!was_usable && is_usable) {
       ResetLbStatus(b);
     }

@@ -110,8 +110,9 @@ int FindMember(const balancer::Balancer& b, std::string_view ref);
 
 // Loadfactor changes do what Apache's recalc_factors does: lbstatus = lbfactor
 // for every member. Making a member usable (clearing D, S, E or C) resets
-// every member's lbstatus to 0 (Apache's need_reset). Setting E stamps
-// error_time with `now_ms`.
+// every member's lbstatus to 0 (Apache's need_reset) and stamps the member's
+// recovered_ms with `now_ms`, so that its slowstart= ramp starts then, as after a
+// health-check or retry recovery. Setting E stamps error_time with `now_ms`.
 EditResult EditMember(const balancer::Balancer& b, uint32_t m, const MemberEdit& e, int64_t now_ms);
 // Into the removed slot of the same URL, else the next never-used slot, else a
 // reusable removed runtime slot; 409 when none is free or the URL is already a

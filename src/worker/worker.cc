@@ -5,6 +5,7 @@
 #include "worker/worker.h"
 
 #include <event2/listener.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -179,6 +180,13 @@ int Worker::Run() {
   }
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+  // Bodies pass through 64 KiB evbuffer chains that are freed as soon as they
+  // are sent: with glibc's 128 KiB trim threshold every large response moved
+  // the heap top up and down (brk() twice per 64 KiB response). Keep up to
+  // 4 MiB of free heap top instead. Setting it turns off glibc's adaptive mmap
+  // threshold, so fix that too (blocks up to 1 MiB come from the heap).
+  mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
   base_.reset(event_base_new());
   if (!base_) {
     DLOG(kEmerg, "event_base_new() failed");

@@ -108,3 +108,21 @@ def test_metrics_match_traffic(drover, backend):
     assert sorted(reqs.values()) == [4.0, 4.0]
     ups = [v for k, v in values.items() if k[0] == "drover_member_up"]
     assert ups == [1.0, 1.0]
+
+
+def test_enable_through_the_api_starts_the_slowstart_ramp(drover, backend):
+    # a has slowstart=100s: once re-enabled its share starts at a tenth (factors 10 : 100,
+    # rising by about 1 a second), so it gets about 2 of the next 22 requests where an
+    # enable without a ramp would give it 11.
+    a, b = backend("A"), backend("B")
+    d = drover(global_={"WorkerProcesses": "2"},
+               server={"BalancerManager": "/balancer-manager", "ProxyPass": "/ balancer://c/"},
+               balancers={"c": {"BalancerMember": ["%s route=a slowstart=100" % a.url,
+                                                   "%s route=b" % b.url]}})
+    assert sorted(backends_of(d, 4)) == ["A", "A", "B", "B"]  # no ramp at start
+    nonce = manager(d)["nonce"]
+    assert api(d, "PUT", "/members/a", {"status": "+D"}, nonce).status == 200
+    assert set(backends_of(d, 6)) == {"B"}
+    assert api(d, "PUT", "/members/a", {"status": "-D"}, nonce).status == 200
+    got = backends_of(d, 22)
+    assert 1 <= got.count("A") <= 4, got

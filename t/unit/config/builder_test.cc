@@ -709,6 +709,54 @@ TEST(DumpTest, CustomLogOffAndEmptyStatusAllowRoundTrip) {
   EXPECT_NE(dump.find("CustomLog = off\n"), std::string::npos);
 }
 
+// A custom format that fits its input line but not the dumped one once the
+// path is made absolute goes onto a continuation line of its own. Found by
+// t/fuzz/fuzz_config.cc: Dump wrote one line of over 199 characters, which
+// does not load.
+TEST(DumpTest, LongCustomLogFormatMovesToAContinuationLine) {
+  const std::string format =
+      "%h %l %u %t \\\"%r\\\" %>s %b \\\"%{Referer}i\\\" \\\"%{User-Agent}i\\\" %D "
+      "%{BALANCER_WORKER_ROUTE}e %{BALANCER_SESSION_ROUTE}e %{BALANCER_ROUTE_CHANGED}e";
+  const std::string text = "[server]\nListen = 80\nCustomLog = logs/a/much/deeper/dir/access.log \"" +
+                           format + "\"\n";
+  ASSERT_LE(text.size() - text.find("CustomLog"), 200u);
+  auto c = LoadText(text, "/etc/drover/drover.conf", "/var/lib/drover-with-a-long-prefix");
+  ASSERT_NE(c, nullptr);
+  const std::string dump = Dump(*c);
+  EXPECT_NE(dump.find("CustomLog = /var/lib/drover-with-a-long-prefix/logs/a/much/deeper/dir/"
+                      "access.log\n    \"%h %l"),
+            std::string::npos)
+      << dump;
+  auto again = LoadText(dump, "/etc/drover/drover.conf", "/var/lib/drover-with-a-long-prefix");
+  ASSERT_NE(again, nullptr) << dump;
+  EXPECT_EQ(again->server.access_format, c->server.access_format);
+  EXPECT_EQ(Dump(*again), dump);
+  std::istringstream lines(dump);
+  std::string line;
+  while (std::getline(lines, line)) {
+    EXPECT_LE(line.size(), 199u) << line;
+  }
+}
+
+// A quoted word longer than any line (a format written over continuation
+// lines, which the reader joins with one space) is cut at single spaces onto
+// further continuation lines and reads back as the same word.
+TEST(DumpTest, QuotedWordLongerThanALineIsCutAtSpaces) {
+  std::string text = "[server]\nListen = 80\nCustomLog = logs/access.log \"%h";
+  for (int i = 0; i < 12; ++i) {
+    text += "\n    %{X-Header-Number-" + std::to_string(i) + "}i %{Y-Header-" + std::to_string(i) +
+            "}o %D";
+  }
+  text += " #y #z\"\n";  // a continuation line must not start with '#' (a comment)
+  auto c = LoadText(text);
+  ASSERT_NE(c, nullptr);
+  ASSERT_GT(c->server.access_format.size(), 300u);
+  EXPECT_EQ(Redump(text).empty(), false);
+  auto again = LoadText(Dump(*c));
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->server.access_format, c->server.access_format);
+}
+
 // --- Helpers of config.h --------------------------------------------------
 
 TEST(ConfigHelpersTest, ApplyStatusString) {

@@ -154,6 +154,21 @@ TEST(ReaderTest, NulByteIsAnError) {
   EXPECT_EQ(ReadError(std::string("[s]\nA = 1\0x\n", 12)), "t.conf:2: NUL byte in line");
 }
 
+// Found by t/fuzz/fuzz_config.cc: "ProxyPass = /app\r\r http://..." made the
+// path "/app\r\r", which -T wrote back as a line that reads as "/app".
+TEST(ReaderTest, ControlCharacterIsAnError) {
+  EXPECT_EQ(ReadError("[s]\nA = /app\r\r b\n"), "t.conf:2: control character 0x0D in line");
+  EXPECT_EQ(ReadError("[s]\nA = 1\n\x0b\n"), "t.conf:3: control character 0x0B in line");
+  EXPECT_EQ(ReadError("[s]\nA = \x1b[31m\n"), "t.conf:2: control character 0x1B in line");
+  EXPECT_EQ(ReadError("[s]\nA = 1\x7f\n"), "t.conf:2: control character 0x7F in line");
+  EXPECT_EQ(ReadError("[s]\r\r\nA = 1\n"), "t.conf:1: control character 0x0D in line");
+  // TAB is fine, and so is CR LF (one CR right before the LF, or at the end).
+  IniFile f = Read("[s]\r\nA =\t1\tx\r\nB = 2\r");
+  ASSERT_EQ(f.entries.size(), 2u);
+  EXPECT_EQ(f.entries[0].value, "1\tx");
+  EXPECT_EQ(f.entries[1].value, "2");
+}
+
 TEST(ReaderTest, EmptySectionIsListed) {
   IniFile f = Read("[balancer://x]\n; nothing\n[server]\n");
   ASSERT_EQ(f.sections.size(), 2u);

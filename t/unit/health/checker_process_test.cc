@@ -3,7 +3,8 @@
 // 500 gets C within hcinterval x hcfails and comes back (C and E cleared,
 // recovered_ms stamped) after hcpasses once it answers 200; a TCP member on a
 // closed port goes down, one on a listening port stays up; a member added at
-// run time is never checked; the request bytes are exact; QUIT ends the
+// run time and a config member removed at run time (in_use = 0) are never
+// checked; the request bytes are exact; QUIT ends the
 // process at once with a check in flight. hcinterval is 1 s (the config's
 // minimum), so this takes about 4 s.
 #include <arpa/inet.h>
@@ -201,6 +202,10 @@ TEST(HealthProcess, MarksDownAndUpAndQuitsPromptly) {
       {Member(web, HealthCheck::Method::kGet, "/health?x=1", 2, 2),
        Member("http://127.0.0.1:" + std::to_string(tcp_port), HealthCheck::Method::kTcp, "", 1, 1),
        Member("http://127.0.0.1:" + std::to_string(dead_port), HealthCheck::Method::kTcp, "", 1,
+              1),
+       // Removed by the balancer-manager before the checker starts: any check
+       // (nothing listens on 127.0.0.2) would stamp hc_last_ms and set C.
+       Member("http://127.0.0.2:" + std::to_string(tcp_port), HealthCheck::Method::kTcp, "", 1,
               1)}));
   config->balancers.back().growth = 1;
   auto table_r = shm::SlotTable::Create(*config, nullptr, 7);
@@ -209,14 +214,17 @@ TEST(HealthProcess, MarksDownAndUpAndQuitsPromptly) {
   shm::MemberSlot* web_slot = table->member(0, 0);
   shm::MemberSlot* tcp_slot = table->member(0, 1);
   shm::MemberSlot* dead_slot = table->member(0, 2);
+  shm::MemberSlot* removed_slot = table->member(0, 3);
+  ASSERT_NE(removed_slot, nullptr);
+  removed_slot->in_use.store(0);  // what RemoveMember does to a config member
   // A member added at run time (growth slot) without health check: never checked.
-  shm::MemberSlot* added = table->member(0, 3);
+  shm::MemberSlot* added = table->member(0, 4);
   ASSERT_NE(added, nullptr);
   shm::CopyString(added->key, shm::kKeyMax, shm::SlotTable::MakeKey("hc", "http://127.0.0.1:1"));
   shm::CopyString(added->url, shm::kKeyMax, "http://127.0.0.1:1");
   added->lbfactor.store(100);
   added->in_use.store(1);
-  table->balancer(0)->num_members.store(4);
+  table->balancer(0)->num_members.store(5);
 
   char log_template[] = "/tmp/drover-health-test-XXXXXX";
   int log_fd = mkstemp(log_template);
@@ -258,6 +266,14 @@ TEST(HealthProcess, MarksDownAndUpAndQuitsPromptly) {
   EXPECT_EQ(tcp_slot->status.load() & kFlagHcFailed, 0u);
   EXPECT_EQ(tcp_slot->hc_fails.load(), 0);
 
+  // The TCP member is removed at run time: no check is recorded for it from
+  // then on (one in flight at the removal has 100 ms to finish first).
+  tcp_slot->in_use.store(0);
+  const int64_t t_removed = MonoMs();
+  usleep(100 * 1000);
+  const int64_t tcp_last = tcp_slot->hc_last_ms.load();
+  const int32_t tcp_passes = tcp_slot->hc_passes.load();
+
   // The member also got E from traffic meanwhile; then its health URL recovers.
   web_slot->status.fetch_or(kFlagError);
   const int64_t before_up_wall = static_cast<int64_t>(time(nullptr)) * 1000 - 1000;
@@ -271,9 +287,20 @@ TEST(HealthProcess, MarksDownAndUpAndQuitsPromptly) {
   EXPECT_EQ(web_slot->hc_fails.load(), 0);
   EXPECT_GE(web_slot->recovered_ms.load(), before_up_wall);
 
-  // Never checked: the runtime-added member.
+  // Never checked: the runtime-added member and the removed config member.
   EXPECT_EQ(added->hc_last_ms.load(), 0);
   EXPECT_EQ(added->status.load(), 0u);
+  EXPECT_EQ(removed_slot->hc_last_ms.load(), 0);
+  EXPECT_EQ(removed_slot->hc_passes.load(), 0);
+  EXPECT_EQ(removed_slot->hc_fails.load(), 0);
+  EXPECT_EQ(removed_slot->status.load(), 0u);
+  // More than one hcinterval since the removal, and no result recorded.
+  int64_t since_removal = MonoMs() - t_removed;
+  if (since_removal < 1300) {
+    usleep(static_cast<useconds_t>((1300 - since_removal) * 1000));
+  }
+  EXPECT_EQ(tcp_slot->hc_last_ms.load(), tcp_last);
+  EXPECT_EQ(tcp_slot->hc_passes.load(), tcp_passes);
 
   // QUIT with a check in flight (the server now hangs): the process exits at once.
   server.set_hang(true);

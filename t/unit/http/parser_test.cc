@@ -713,17 +713,55 @@ TEST(HttpRequestReject, GarbageRejectedBeforeHeadEnds) {
   EXPECT_EQ(ReqStatus("GET / HTTP/1.1\r\nHost: a\rX"), 400);
 }
 
-TEST(HttpRequestReject, FramingErrorWinsOverEarlierSyntaxError) {
-  // The version is bad (505) but a later NUL is a framing error: the answer is
-  // the same whether or not the head has ended.
-  Outcome whole = Req("GET / HTTP/1.2\r\nX: \0\r\n\r\n"s);
-  Outcome part = Req("GET / HTTP/1.2\r\nX: \0"s);
+TEST(HttpRequestReject, FramingErrorWinsOverEarlierFieldSyntaxError) {
+  // "Host : a" is a syntax error, but a later NUL is a framing error: the
+  // answer is the same whether or not the head has ended.
+  Outcome whole = Req("GET / HTTP/1.1\r\nHost : a\r\nX: \0\r\n\r\n"s);
+  Outcome part = Req("GET / HTTP/1.1\r\nHost : a\r\nX: \0"s);
   EXPECT_EQ(whole.status, 400);
+  EXPECT_EQ(whole.reason, std::string("nul byte"));
   EXPECT_EQ(part.status, 400);
   EXPECT_EQ(whole.reason, part.reason);
   Limits l;
   l.max_field_size = 10;
-  EXPECT_EQ(ReqStatus("GET / HTTP/1.2\r\nX: 12345678\r\n\r\n", l), 431);
+  EXPECT_EQ(ReqStatus("GET / HTTP/1.1\r\nHost : a\r\nX: 12345678\r\n\r\n", l), 431);
+}
+
+// The request line is judged as soon as its CRLF has arrived: its error comes
+// first in byte order, so it wins over anything later in the head.
+TEST(HttpRequestReject, RequestLineErrorReportedWhenTheLineEnds) {
+  Outcome whole = Req("GET / HTTP/1.2\r\nX: \0\r\n\r\n"s);
+  Outcome part = Req("GET / HTTP/1.2\r\n");
+  EXPECT_EQ(whole.status, 505);
+  EXPECT_EQ(part.result, ParseResult::kError);
+  EXPECT_EQ(part.status, 505);
+  EXPECT_EQ(whole.reason, part.reason);
+  Limits l;
+  l.max_field_size = 10;
+  EXPECT_EQ(ReqStatus("GET / HTTP/1.2\r\nX: 12345678\r\n\r\n", l), 505);
+  // Until the CRLF has arrived the line may still become valid.
+  EXPECT_EQ(Req("GET / HTTP/1.2").result, ParseResult::kIncomplete);
+  EXPECT_EQ(Req("GET / HTTP/1.2\r").result, ParseResult::kIncomplete);
+}
+
+// An HTTP/0.9 request is one line and never an empty one: it used to wait for
+// RequestHeaderTimeout (408) instead of being refused.
+TEST(HttpRequestReject, Http09RefusedWithoutEmptyLine) {
+  Outcome o = Req("GET /\r\n");
+  EXPECT_EQ(o.result, ParseResult::kError);
+  EXPECT_EQ(o.status, 400);
+  EXPECT_EQ(o.reason, std::string("http/0.9 request"));
+  EXPECT_EQ(ReqStatus("\r\nGET /index.html\r\n"), 400);
+  // A NUL in the request line stays a framing error.
+  EXPECT_EQ(Req("GET /\0\r\n"s).reason, std::string("nul byte"));
+}
+
+TEST(HttpResponseReject, StatusLineErrorReportedWhenTheLineEnds) {
+  ResponseHead h;
+  Outcome o = Resp("HTTP/1.1 999 Odd\r\n", &h);
+  EXPECT_EQ(o.result, ParseResult::kError);
+  EXPECT_EQ(o.status, 502);
+  EXPECT_EQ(Resp("HTTP/1.1 999 Odd", &h).result, ParseResult::kIncomplete);
 }
 
 TEST(HttpRequestReject, SyntaxErrorReportedWhenFramingIsClean) {

@@ -12,6 +12,8 @@ namespace {
 
 using testing::Env;
 using testing::kNow;
+using testing::MakeBalancer;
+using testing::Member;
 using testing::SlotStr;
 
 NewMember New(const std::string& url, const std::string& route = "",
@@ -96,6 +98,65 @@ TEST(StatusMembers, AddedMemberPickedOnceEnabled) {
     seen += static_cast<char>('0' + env.bal(0).Pick({}, {}, kNow).member);
   }
   EXPECT_EQ(seen, "10311031");
+}
+
+// A manual enable (clearing D, or E, through the form or the JSON API) is a
+// recovery: the member's recovered_ms is stamped, so its slowstart= ramp runs as
+// after a health-check recovery. A at 1, B at 1 with slowstart=10 s, B disabled:
+// once enabled at kNow B gets 10 of the first 110 picks (factors 100 : 10, as in
+// slowstart_test.cc), and half its share-to-be 5 s later (100 : 55).
+TEST(StatusMembers, ManualEnableStartsTheSlowstartRamp) {
+  config::MemberConfig b = Member("http://10.0.0.2:8080", "nb", 100, config::kFlagDisabled);
+  b.slowstart_ms = 10000;
+  std::vector<config::BalancerConfig> v;
+  v.push_back(MakeBalancer("ss", {Member("http://10.0.0.1:8080", "na"), b}));
+  Env env(std::move(v));
+  shm::MemberSlot* sb = env.slot(0, 1);
+  ASSERT_EQ(sb->recovered_ms.load(), 0);
+  auto count_b = [&](int n, int64_t now) {
+    int c = 0;
+    for (int i = 0; i < n; ++i) {
+      c += env.bal(0).Pick({}, {}, now).member == 1 ? 1 : 0;
+    }
+    return c;
+  };
+  EXPECT_EQ(count_b(20, kNow), 0);
+
+  // The form's checkbox (w_status_D=0) at kNow.
+  ASSERT_EQ(env.PostForm("b=ss&w=nb&w_status_D=0").status, 303);
+  EXPECT_EQ(sb->status.load(), 0u);
+  EXPECT_EQ(sb->recovered_ms.load(), kNow);
+  EXPECT_EQ(count_b(110, kNow), 10);
+
+  // An edit of a usable member restarts nothing.
+  MemberEdit lf;
+  lf.lbset = 0;
+  ASSERT_TRUE(EditMember(env.bal(0), 1, lf, kNow + 4000).ok());
+  EXPECT_EQ(sb->recovered_ms.load(), kNow);
+
+  // Disabled again, then D and E on it: clearing D alone leaves it unusable (no
+  // stamp); clearing E then (the API's "-E") makes it usable: stamped.
+  MemberEdit down;
+  down.set_flags = config::kFlagDisabled | config::kFlagError;
+  ASSERT_TRUE(EditMember(env.bal(0), 1, down, kNow + 5000).ok());
+  MemberEdit clear_d;
+  clear_d.clear_flags = config::kFlagDisabled;
+  ASSERT_TRUE(EditMember(env.bal(0), 1, clear_d, kNow + 6000).ok());
+  EXPECT_EQ(sb->recovered_ms.load(), kNow);
+  MemberEdit clear_e;
+  ASSERT_TRUE(ParseStatusChange("-E", &clear_e.set_flags, &clear_e.clear_flags));
+  ASSERT_TRUE(EditMember(env.bal(0), 1, clear_e, kNow + 7000).ok());
+  EXPECT_EQ(sb->status.load(), 0u);
+  EXPECT_EQ(sb->recovered_ms.load(), kNow + 7000);
+  // Half way through the new ramp (lbstatus reset by the enable): 100 : 55.
+  EXPECT_EQ(count_b(155, kNow + 12000), 55);
+  // After the window: an equal share.
+  EXPECT_EQ(count_b(20, kNow + 17000), 10);
+
+  // The JSON API's "-D" stamps too (Env's API calls run at kNow).
+  ASSERT_EQ(env.Api("PUT", "/ss/members/nb", R"({"status":"+D"})").status, 200);
+  ASSERT_EQ(env.Api("PUT", "/ss/members/nb", R"({"status":"-D"})").status, 200);
+  EXPECT_EQ(sb->recovered_ms.load(), kNow);
 }
 
 TEST(StatusMembers, RouteValidationAndParsers) {
