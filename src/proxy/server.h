@@ -130,8 +130,6 @@ class ClientConn {
   void OnUpstreamRead();
   void OnUpstreamWrite();
   void OnUpstreamEvent(short events);
-  // Whether the exchange talks to the member through AjpExchange.
-  bool ajp() const { return proto_ != nullptr; }
 
   // Graceful shutdown: close now when idle, else after the current response.
   void Shutdown();

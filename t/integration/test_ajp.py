@@ -322,3 +322,39 @@ def test_config_keys_dump(drover, ajp, workdir):
     assert rc == 0, out
     assert re.search(r"ajp://127\.0\.0\.1:8009 .*secret=x ping=500ms\s+iobuffersize=20000", out), out
     assert "hcmethod=CPING" in out
+
+
+def test_balancer_accounting(drover, ajp):
+    """elected, busy and the byte counters move as for HTTP members."""
+    b1, b2 = ajp("node1"), ajp("node2")
+    d = start(drover, [b1, b2], server={"BalancerManager": "/balancer-manager"})
+    body = dr.pattern(20000)
+    for _ in range(3):
+        assert dr.request(d.port, "POST", "/upload", body=body).status == 200
+    for _ in range(3):
+        assert dr.request(d.port, "GET", "/size?n=30000").status == 200
+    j = dr.request(d.port, "GET", "/balancer-manager?format=json").json()
+    members = j["balancers"][0]["members"]
+    assert [m["elected"] for m in members] == [3, 3]
+    assert [m["busy"] for m in members] == [0, 0]
+    assert sum(m["bytes_out"] for m in members) > 3 * 20000
+    assert sum(m["bytes_in"] for m in members) > 3 * 30000
+
+
+def test_limit_request_body_chunked(drover, ajp):
+    d = start(drover, [ajp()], server={"LimitRequestBody": "10000"})
+    r = dr.request(d.port, "POST", "/upload", body=iter([dr.pattern(8000), dr.pattern(8000)]))
+    assert r.status == 413
+    assert dr.request(d.port, "POST", "/upload", body=iter([dr.pattern(5000)])).status == 200
+
+
+def test_pipelined_requests(drover, ajp):
+    b = ajp()
+    d = start(drover, [b])
+    reqs = (b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+            b"GET /size?n=10000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    resps, _ = dr.raw_exchange(d.port, reqs, responses=3)
+    assert [r.status for r in resps] == [200, 200, 200]
+    assert resps[1].json()["body"] == "hello"
+    assert resps[2].body == dr.pattern(10000)
