@@ -167,7 +167,6 @@ bool ClientConn::Start() {
     return false;
   }
   bufferevent_setcb(bev_, ReadCb, WriteCb, EventCb, this);
-  bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
   bufferevent_enable(bev_, EV_READ);
   if (tls_) {
     bufferevent_enable(bev_, EV_WRITE);
@@ -251,7 +250,27 @@ void ClientConn::OnRead() {
       break;
     }
     case State::kClosed:
-      break;
+      return;
+  }
+  BoundInput();
+}
+
+// The client's input is bounded at kClientReadMax while drover is not consuming
+// it (pipelined requests during an exchange, a body the member is slow to
+// take): libevent's read high-water mark stops reading until it drains. It is
+// set only when needed: while set, libevent re-adds the read event on every
+// change of the input buffer.
+void ClientConn::BoundInput() {
+  if (read_high_ == 0 && state_ != State::kClosed && state_ != State::kLinger &&
+      evbuffer_get_length(bufferevent_get_input(bev_)) >= kClientReadMax) {
+    SetReadHigh(kClientReadMax);
+  }
+}
+
+void ClientConn::SetReadHigh(size_t high) {
+  if (high != read_high_) {
+    read_high_ = high;
+    bufferevent_setwatermark(bev_, EV_READ, 0, high);
   }
 }
 
@@ -374,10 +393,9 @@ void ClientConn::ProcessInput() {
       if (n >= max_head) {
         SendLocal(431, "request head too large", true);
       } else if (len >= kClientReadMax) {
-        // The read watermark stops reading at kClientReadMax: allow a head up
-        // to max_head by raising it for this request.
-        bufferevent_setwatermark(bev_, EV_READ, 0, max_head + 1);
-        head_wm_raised_ = true;
+        // BoundInput() would stop reading at kClientReadMax: allow a head up
+        // to max_head by raising the mark for this request.
+        SetReadHigh(max_head + 1);
       }
       break;
     }
@@ -392,9 +410,8 @@ void ClientConn::ProcessInput() {
     RebaseRequest(&req_, p, head_buf_.data());
     evbuffer_drain(in, req_.head_size);
     req_bytes_ = req_.head_size;
-    if (head_wm_raised_) {
-      head_wm_raised_ = false;
-      bufferevent_setwatermark(bev_, EV_READ, 0, kClientReadMax);
+    if (read_high_ != 0) {
+      SetReadHigh(evbuffer_get_length(in) >= kClientReadMax ? kClientReadMax : 0);
     }
     DisarmTimer();
     StartExchange();
@@ -1637,7 +1654,7 @@ void ClientConn::StartTunnel() {
   tunnel_activity_us_ = WallUs();
   const auto& sc = server_->server_config();
   SetBevTimeouts(bev_, &timeouts_, sc.timeout_ms, sc.timeout_ms);
-  bufferevent_setwatermark(bev_, EV_READ, 0, 0);
+  SetReadHigh(0);
   bufferevent_enable(bev_, EV_READ | EV_WRITE);
   PumpTunnel(true);
   if (up_ != nullptr) {
@@ -1757,7 +1774,7 @@ void ClientConn::StartLinger() {
   evbuffer* in = bufferevent_get_input(bev_);
   evbuffer_drain(in, evbuffer_get_length(in));
   SetBevTimeouts(bev_, &timeouts_, 0, 0);
-  bufferevent_setwatermark(bev_, EV_READ, 0, 0);
+  SetReadHigh(0);
   bufferevent_enable(bev_, EV_READ);
   ArmTimer(kLingerMs);
 }

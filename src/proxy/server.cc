@@ -581,7 +581,11 @@ UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m) {
       continue;
     }
     if (a == nullptr || a->scheme != u->scheme_) {
-      DeferFree(u);
+      DeferFree(u);  // the slot's member changed protocol (balancer-manager)
+      continue;
+    }
+    if (MonotonicMs() - u->idle_since_ms_ > kIdleUpstreamMs) {
+      DeferFree(u);  // idle too long to trust (its read timeout closes the older ones)
       continue;
     }
     u->reused_ = true;
@@ -600,9 +604,16 @@ void Server::PutIdle(UpstreamConn* u) {
   }
   u->owner_ = nullptr;
   // While idle: any byte or event from the member closes the connection (the
-  // read watermark is already 0, see OnUpstreamConnected).
+  // read watermark is already 0, see OnUpstreamConnected), and so does the read
+  // timeout: at least kIdleUpstreamMs, else the member's own timeout, so that
+  // with timeouts of 60 s or more (the default) nothing changes between busy
+  // and idle (SetBevTimeouts is then free). TakeIdle skips connections idle
+  // longer than kIdleUpstreamMs.
   EnableRead(u->bev_);
-  SetBevTimeouts(u->bev_, &u->timeouts_, kIdleUpstreamMs, 0);
+  u->idle_since_ms_ = MonotonicMs();
+  MemberAddr* a = member_addr(b, m);
+  int64_t busy = a != nullptr ? a->timeout_ms : kIdleUpstreamMs;
+  SetBevTimeouts(u->bev_, &u->timeouts_, std::max(busy, kIdleUpstreamMs), busy);
   idle_[b][m].push_back(u);
 }
 

@@ -112,6 +112,7 @@ class UpstreamConn {
   DirectIo out_;
   BevTimeouts timeouts_;
   bool watermarks_set_ = false;  // the busy-connection watermarks (they stay when idle)
+  int64_t idle_since_ms_ = 0;    // MonotonicMs() when it went into the pool
 
   static void ReadCb(bufferevent* bev, void* arg) noexcept;
   static void WriteCb(bufferevent* bev, void* arg) noexcept;
@@ -192,13 +193,15 @@ class ClientConn {
   void ArmTimer(int64_t ms);
   void DisarmTimer() { timer_deadline_ms_ = 0; }
   void EnsureNoDelay();
+  void BoundInput();
+  void SetReadHigh(size_t high);
   void SetIdleTimeouts();
 
   Server* server_;
   bufferevent* bev_ = nullptr;
   DirectIo out_;
   BevTimeouts timeouts_;
-  bool head_wm_raised_ = false;  // read high-water raised for one large head
+  size_t read_high_ = 0;  // the client read high-water mark now set (0 = none)
   event* timer_ = nullptr;
   // The connection timer is lazy: ArmTimer() only moves timer_deadline_ms_
   // when the armed event fires no later; TimerCb re-arms for the rest.
