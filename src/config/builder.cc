@@ -62,9 +62,9 @@
 //  - Member keys: route/redirect at most 63 characters (shm slot size);
 //    routes must be unique within a balancer, and a redirect must name a
 //    route of the same balancer (catches typos; Apache does not check).
-//    `secret` and `hcmethod=CPING` are for ajp:// members only; CPING is
-//    accepted for Apache compatibility and probes by TCP connect (drover has
-//    no AJP CPING probe). `enablereuse=On` is the same as `disablereuse=Off`.
+//    `secret` and `hcmethod=CPING` are for ajp:// members only. `ping` and
+//    `iobuffersize` are accepted on every member (Apache does) but only AJP
+//    members use them. `enablereuse=On` is the same as `disablereuse=Off`.
 //  - Implicit balancers are named by Url::Origin() (at most 127 characters,
 //    the shm name size) and come after the declared ones, in order of first use.
 //  - Post-read checks (undefined balancers, balancers without members, ssl
@@ -1329,11 +1329,19 @@ Status Builder::MemberKey(const std::string& key, const std::string& v, MemberCo
     m->max = static_cast<int>(n);
   } else if (key == "secret") {
     m->secret = v;
+  } else if (key == "ping") {
+    st = Duration(v, 1, kDay, &m->ping_ms, key);
+  } else if (key == "iobuffersize") {
+    st = Int(v, 0, 1048576, &n, key);
+    if (st.ok() && n != 0 && n < 512) {
+      return Err("iobuffersize '" + v + "' must be 0 or at least 512 (Apache's rule)");
+    }
+    m->iobuffersize = static_cast<int>(n);
   } else if (key == "hcmethod") {
     static const std::pair<const char*, HealthCheck::Method> kMethods[] = {
         {"GET", HealthCheck::Method::kGet},         {"HEAD", HealthCheck::Method::kHead},
         {"OPTIONS", HealthCheck::Method::kOptions}, {"TCP", HealthCheck::Method::kTcp},
-        {"CPING", HealthCheck::Method::kTcp},
+        {"CPING", HealthCheck::Method::kCping},
     };
     bool ok = false;
     for (const auto& [name, method] : kMethods) {
@@ -1687,6 +1695,8 @@ const char* HcMethodName(HealthCheck::Method m) {
       return "OPTIONS";
     case HealthCheck::Method::kTcp:
       return "TCP";
+    case HealthCheck::Method::kCping:
+      return "CPING";
     case HealthCheck::Method::kNone:
       break;
   }
@@ -1715,6 +1725,12 @@ void AppendMemberKeys(const MemberConfig& m, const ServerConfig& s, std::vector<
   if (!m.secret.empty()) {
     w->push_back("secret=" + m.secret);
   }
+  if (m.ping_ms != 0) {
+    w->push_back("ping=" + FormatDuration(m.ping_ms));
+  }
+  if (m.iobuffersize != 0) {
+    w->push_back("iobuffersize=" + std::to_string(m.iobuffersize));
+  }
   const HealthCheck& hc = m.hc;
   HealthCheck def;
   if (hc.method != HealthCheck::Method::kNone) {
@@ -1738,6 +1754,14 @@ void AppendMemberKeys(const MemberConfig& m, const ServerConfig& s, std::vector<
 
 // ---------------------------------------------------------------------------
 // Public functions of config.h.
+
+int AjpPacketSize(int iobuffersize) {
+  if (iobuffersize <= 0) {
+    return 8192;
+  }
+  int n = (iobuffersize + 1023) / 1024 * 1024;
+  return n < 8192 ? 8192 : n > 65536 ? 65536 : n;
+}
 
 bool ApplyStatusString(const std::string& spec, uint32_t* flags) {
   static const std::pair<char, uint32_t> kLetters[] = {

@@ -47,13 +47,19 @@ struct Url {
 core::Result<Url> ParseUrl(const std::string& text);
 
 struct HealthCheck {
-  enum class Method { kNone, kTcp, kOptions, kHead, kGet };
+  // kCping: AJP CPING/CPONG (ajp:// members only).
+  enum class Method { kNone, kTcp, kOptions, kHead, kGet, kCping };
   Method method = Method::kNone;
   std::string uri;           // appended to the member URL's path
   int64_t interval_ms = 30000;
   int passes = 1;
   int fails = 1;
 };
+
+// The AJP packet size for a member's iobuffersize= (mod_proxy_ajp's rule): 0 gives
+// 8192; other values are rounded up to a multiple of 1024 and clamped to
+// 8192..65536. Tomcat's packetSize must be the same.
+int AjpPacketSize(int iobuffersize);
 
 struct MemberConfig {
   std::string name;          // the URL as written, normalised: scheme://host:port[/path]
@@ -68,7 +74,9 @@ struct MemberConfig {
   int64_t connect_timeout_ms = -1;  // -1: timeout_ms
   bool disablereuse = false;
   int max = 0;               // max connections per worker process, 0 = unlimited
-  std::string secret;        // AJP
+  std::string secret;        // AJP: sent in every FORWARD_REQUEST (Tomcat's secret=)
+  int64_t ping_ms = 0;       // ping= (AJP): CPING before each request, CPONG within this; 0 = off
+  int iobuffersize = 0;      // iobuffersize= (Apache's name); AJP packet size, see AjpPacketSize()
   HealthCheck hc;
   // slowstart= (drover's own key): for this long after the member becomes usable again
   // (MemberSlot::recovered_ms) its effective lbfactor ramps linearly from a tenth to the

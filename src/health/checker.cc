@@ -22,6 +22,8 @@
 #include <cstring>
 #include <vector>
 
+#include "ajp/decoder.h"
+#include "ajp/encoder.h"
 #include "core/log.h"
 #include "tls/bufferevent.h"
 #include "worker/event_util.h"
@@ -70,6 +72,8 @@ const char* MethodName(HealthCheck::Method m) {
       return "HEAD";
     case HealthCheck::Method::kGet:
       return "GET";
+    case HealthCheck::Method::kCping:
+      return "CPING";
     case HealthCheck::Method::kTcp:
     case HealthCheck::Method::kNone:
       break;
@@ -118,7 +122,14 @@ ProbePlan PlanProbe(const config::MemberConfig& member, const config::ServerConf
   p.interval_ms = hc.interval_ms;
   if (hc.method == HealthCheck::Method::kTcp) {
     p.kind = ProbePlan::Kind::kTcp;
-  } else if (member.url.scheme == config::Scheme::kAjp) {
+  } else if (hc.method == HealthCheck::Method::kCping && member.url.scheme == config::Scheme::kAjp) {
+    p.kind = ProbePlan::Kind::kCping;
+    if (member.ping_ms > 0) {
+      p.timeout_ms = member.ping_ms;
+    }
+    p.request = ajp::EncodeCping();
+  } else if (member.url.scheme == config::Scheme::kAjp ||
+             hc.method == HealthCheck::Method::kCping) {
     p.kind = ProbePlan::Kind::kTcp;
     p.downgraded = true;
   } else {
@@ -323,6 +334,7 @@ struct Probe {
   EventPtr deadline;   // the check in flight's time limit
   BufferEventPtr bev;  // the check in flight, or null
   std::unique_ptr<ResponseReader> reader;
+  std::unique_ptr<ajp::Decoder> cpong;  // kCping: reads the answer
   int64_t started_ms = 0;  // monotonic
   bool connected = false;
 };
@@ -504,6 +516,8 @@ void Checker::Start(Probe* p) {
   bufferevent_setcb(p->bev.get(), ReadCb, nullptr, EventCb, p);
   if (p->plan.kind == ProbePlan::Kind::kHttp) {
     p->reader = std::make_unique<ResponseReader>(p->plan.method);
+  } else if (p->plan.kind == ProbePlan::Kind::kCping) {
+    p->cpong = std::make_unique<ajp::Decoder>();
   }
   struct timeval tv = Tv(p->plan.connect_timeout_ms);
   evtimer_add(p->deadline.get(), &tv);
@@ -529,6 +543,13 @@ void Checker::OnEvent(Probe* p, short events) {
     evtimer_add(p->deadline.get(), &tv);  // re-arms: the whole exchange within `timeout`
     bufferevent_write(p->bev.get(), p->plan.request.data(), p->plan.request.size());
     bufferevent_enable(p->bev.get(), EV_READ | EV_WRITE);
+    return;
+  }
+  if ((events & BEV_EVENT_EOF) != 0 && p->cpong) {
+    OnRead(p);  // a CPONG that came with the FIN
+    if (p->bev) {
+      Finish(p, false, "connection closed before CPONG");
+    }
     return;
   }
   if ((events & BEV_EVENT_EOF) != 0 && p->reader) {
@@ -569,6 +590,20 @@ void Checker::OnRead(Probe* p) {
     if (n <= 0) {
       break;
     }
+    if (p->cpong) {
+      // CPING: the only acceptable answer is CPONG (anything else fails the check).
+      size_t consumed = 0;
+      ajp::Message msg;
+      auto r = p->cpong->Feed(buf, static_cast<size_t>(n), &consumed, &msg);
+      if (r == ajp::Decoder::Result::kMessage && msg.type == ajp::MessageType::kCpong) {
+        Finish(p, true, "cpong");
+      } else if (r != ajp::Decoder::Result::kNeedMore) {
+        Finish(p, false, r == ajp::Decoder::Result::kError ? "bad answer to CPING (" +
+                                                                 p->cpong->error() + ")"
+                                                           : "answer to CPING is not CPONG");
+      }
+      return;
+    }
     if (!p->reader) {
       continue;  // not expecting data: drop it
     }
@@ -590,6 +625,7 @@ void Checker::Finish(Probe* p, bool passed, const std::string& reason) {
   // defers the release until the callback returns); the Probe itself lives on.
   p->bev.reset();
   p->reader.reset();
+  p->cpong.reset();
   evtimer_del(p->deadline.get());
   shm::MemberSlot* s = FindSlot(p);
   if (s != nullptr) {

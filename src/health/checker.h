@@ -59,14 +59,16 @@ int RunHealthChecker(const HealthContext& ctx);
 // ---------------------------------------------------------------------------
 // The pure core (no sockets, no logging).
 
-// What one member's check does. hcmethod TCP (and CPING, which the config stores
-// as TCP) connects and closes. OPTIONS, HEAD and GET send an HTTP/1.0 request to
-// http:// members, and over TLS (`tls`: the workers' client context, so SSLProxyVerify,
-// SSLProxyCACertificateFile, SSLProxyCheckPeerName and the machine certificate apply;
-// the member's host is the TLS name) to https:// members; ajp:// members get the TCP
-// connect check instead (`downgraded`): drover has no AJP CPING probe yet.
+// What one member's check does. hcmethod TCP connects and closes. CPING (ajp://
+// members) sends an AJP CPING and passes on a CPONG within the member's ping=
+// (else its timeout), as mod_proxy_hcheck does. OPTIONS, HEAD and GET send an
+// HTTP/1.0 request to http:// members, and over TLS (`tls`: the workers' client
+// context, so SSLProxyVerify, SSLProxyCACertificateFile, SSLProxyCheckPeerName and
+// the machine certificate apply; the member's host is the TLS name) to https://
+// members. Any other pairing (an HTTP method on an ajp:// member, CPING on an
+// http(s):// one) gets the TCP connect check instead (`downgraded`).
 struct ProbePlan {
-  enum class Kind { kNone, kTcp, kHttp };
+  enum class Kind { kNone, kTcp, kHttp, kCping };
   Kind kind = Kind::kNone;
   bool downgraded = false;         // an HTTP method configured, a TCP check done
   bool tls = false;                // kHttp over TLS (https:// members)

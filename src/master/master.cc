@@ -285,29 +285,8 @@ void Master::WritePidFile() {
   }
 }
 
-// ajp:// members are parsed and checked (ajp/) but not yet wired into the
-// proxy: refuse to start rather than send HTTP to an AJP port. (TLS, both
-// `ssl` listeners and https:// members, is wired: tls/.)
-core::Status CheckSupported(const config::Config& c) {
-  for (const auto& b : c.balancers) {
-    for (const auto& m : b.members) {
-      if (m.url.scheme == config::Scheme::kAjp) {
-        return core::Status::Error(c.file + ":" + std::to_string(m.line) + ": member " +
-                                   m.name + ": " + config::SchemeName(m.url.scheme) +
-                                   ":// members are not available in this version yet");
-      }
-    }
-  }
-  return core::Status::Ok();
-}
-
 bool Master::Start() {
   const auto& g = config_->global;
-  auto supported = CheckSupported(*config_);
-  if (!supported.ok()) {
-    fprintf(stderr, "drover: %s\n", supported.message().c_str());
-    return false;
-  }
   void* states = mmap(nullptr, sizeof(worker::WorkerState) * worker::kMaxWorkerStates,
                       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (states == MAP_FAILED) {
@@ -611,13 +590,6 @@ void Master::Reload() {
     return;
   }
   std::shared_ptr<const config::Config> next = *loaded;
-  auto supported = CheckSupported(*next);
-  if (!supported.ok()) {
-    DLOG(kError, "reload failed, keeping the running configuration: %s",
-         supported.message().c_str());
-    SdNotify("READY=1");
-    return;
-  }
   // Certificates and keys are read now, as root; a bad one keeps the old configuration.
   TlsContexts next_tls;
   auto tst = BuildTls(*next, &next_tls);

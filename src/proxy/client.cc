@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/strings.h"
+#include "proxy/ajp_exchange.h"
 #include "proxy/server.h"
 #include "tls/bufferevent.h"
 
@@ -528,6 +529,7 @@ void ClientConn::ResetExchange() {
   out_headers_.clear();
   rewritten_.clear();
   resp_.Clear();
+  proto_ = nullptr;
   exchange_active_ = true;
 }
 
@@ -870,6 +872,15 @@ void ClientConn::OnUpstreamConnected() {
   } else {
     server_->EnableDirectWrite(&up_->out_, up_->bev_);
   }
+  proto_ = nullptr;
+  if (addr->scheme == config::Scheme::kAjp) {
+    if (!ajp_) {
+      ajp_ = std::make_unique<AjpExchange>(this);
+    }
+    proto_ = ajp_.get();
+    proto_->Start();
+    return;
+  }
   BuildUpstreamHead();
   ++up_->requests_;
   evbuffer_add(bufferevent_get_output(up_->bev_), up_head_.data(), up_head_.size());
@@ -888,6 +899,10 @@ void ClientConn::OnUpstreamConnected() {
 }
 
 void ClientConn::PumpRequestBody() {
+  if (proto_ != nullptr) {
+    proto_->PumpRequestBody();  // AJP: body packets only when the container asks
+    return;
+  }
   if (up_ == nullptr || req_body_done_) {
     return;
   }
@@ -1033,6 +1048,10 @@ void ClientConn::OnUpstreamRead() {
   }
   if (state_ == State::kTunnel) {
     PumpTunnel(false);
+    return;
+  }
+  if (proto_ != nullptr) {
+    proto_->OnMemberRead();
     return;
   }
   if (resp_state_ == RespState::kHead) {
@@ -1228,12 +1247,17 @@ void ClientConn::SendResponseHead() {
   (void)head_only;
   evbuffer_add(bufferevent_get_output(bev_), h.data(), h.size());
   resp_bytes_ += h.size();
-  if (resp_state_ == RespState::kDone) {
+  // An AJP response is complete only at END_RESPONSE (AjpExchange finishes it).
+  if (resp_state_ == RespState::kDone && proto_ == nullptr) {
     FinishResponse();
   }
 }
 
 void ClientConn::PumpResponseBody() {
+  if (proto_ != nullptr) {
+    proto_->OnMemberRead();  // AJP: body bytes come in SEND_BODY_CHUNK messages
+    return;
+  }
   if (up_ == nullptr || resp_state_ != RespState::kBody) {
     return;
   }
@@ -1479,26 +1503,11 @@ void ClientConn::OnUpstreamEvent(short events) {
     }
     DLOG(kError, "proxy: balancer %s: connect to member %s failed (%s)", balancer_->name().c_str(),
          url, what.c_str());
-    UpstreamConn* u = up_;
-    up_ = nullptr;
-    server_->DeferFree(u);
-    balancer_->OnConnectFailure(static_cast<uint32_t>(member_), WallUs() / 1000);
-    tried_.push_back(member_);
-    int max_attempts = balancer_->MaxAttempts();
-    if (attempts_++ >= max_attempts) {
-      if (member_started_) {
-        balancer_->OnRequestEnd(static_cast<uint32_t>(member_), 0, 0);
-        member_started_ = false;
-      }
-      SendLocal(503, "no member could be reached", !req_body_done_);
-      return;
-    }
-    if (member_started_) {
-      balancer_->OnRequestEnd(static_cast<uint32_t>(member_), 0, 0);
-      member_started_ = false;
-    }
-    PickAndConnect();
+    FailOver();
     return;
+  }
+  if (proto_ != nullptr && proto_->OnMemberEvent(events)) {
+    return;  // AJP handled it (the CPING phase)
   }
   if ((events & BEV_EVENT_EOF) != 0 && resp_state_ == RespState::kBody &&
       resp_.body == http::BodyKind::kUntilClose) {
@@ -1564,6 +1573,31 @@ void ClientConn::OnUpstreamEvent(short events) {
   if (up_ != nullptr) {
     UpstreamFailed(502, "member failed mid-response");
   }
+}
+
+void ClientConn::FailOver() {
+  UpstreamConn* u = up_;
+  up_ = nullptr;
+  proto_ = nullptr;
+  if (u != nullptr) {
+    server_->DeferFree(u);
+  }
+  balancer_->OnConnectFailure(static_cast<uint32_t>(member_), WallUs() / 1000);
+  tried_.push_back(member_);
+  int max_attempts = balancer_->MaxAttempts();
+  if (attempts_++ >= max_attempts) {
+    if (member_started_) {
+      balancer_->OnRequestEnd(static_cast<uint32_t>(member_), 0, 0);
+      member_started_ = false;
+    }
+    SendLocal(503, "no member could be reached", !req_body_done_);
+    return;
+  }
+  if (member_started_) {
+    balancer_->OnRequestEnd(static_cast<uint32_t>(member_), 0, 0);
+    member_started_ = false;
+  }
+  PickAndConnect();
 }
 
 // ------------------------------------------------------------- local replies

@@ -90,6 +90,7 @@ UpstreamConn::UpstreamConn(Server* server, uint32_t balancer, uint32_t member)
   MemberAddr* a = server_->member_addr(balancer, member);
   if (a != nullptr) {
     ++a->conns;
+    scheme_ = a->scheme;
   }
   server_->CountUpstream(1);
 }
@@ -382,6 +383,10 @@ void Server::ResolveMembers() {
       a.connect_timeout_ms = mc.connect_timeout_ms >= 0 ? mc.connect_timeout_ms : a.timeout_ms;
       a.disablereuse = mc.disablereuse;
       a.max = mc.max;
+      a.scheme = mc.url.scheme;
+      a.secret = mc.secret;
+      a.ping_ms = mc.ping_ms;
+      a.ajp_packet = static_cast<size_t>(config::AjpPacketSize(mc.iobuffersize));
       FillAddress(mc.url, bc.name, &a);
     }
   }
@@ -410,13 +415,21 @@ MemberAddr* Server::member_addr(uint32_t b, uint32_t m) {
   if (a.url == url && !url.empty()) {
     return &a;
   }
+  // Another member now holds the slot: its predecessor's pooled connections go.
+  for (UpstreamConn* u : idle_[b][m]) {
+    DeferFree(u);
+  }
+  idle_[b][m].clear();
+  int conns = a.conns;  // connections still lent out count until they close
   a = MemberAddr();
+  a.conns = conns;
   a.url = url;
   auto parsed = config::ParseUrl(url);
   if (!parsed.ok()) {
     return &a;
   }
   const auto& sc = config_->server;
+  a.scheme = parsed->scheme;
   a.path = parsed->path;
   a.timeout_ms = sc.proxy_timeout_ms >= 0 ? sc.proxy_timeout_ms : sc.timeout_ms;
   a.connect_timeout_ms = a.timeout_ms;
@@ -557,6 +570,8 @@ void Server::Reap() {
 }
 
 UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m, bool tls, const std::string& tls_host) {
+  // First: member_addr() drops the pool of a slot that changed members.
+  MemberAddr* a = member_addr(b, m);
   if (b >= idle_.size() || m >= idle_[b].size()) {
     return nullptr;
   }
@@ -568,6 +583,11 @@ UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m, bool tls, const std::stri
     UpstreamConn* u = v[i];
     if (u->dead_ || u->bev_ == nullptr) {
       v.erase(v.begin() + static_cast<long>(i));
+      continue;
+    }
+    if (a == nullptr || a->scheme != u->scheme_) {
+      v.erase(v.begin() + static_cast<long>(i));
+      DeferFree(u);  // the slot's member changed protocol (balancer-manager)
       continue;
     }
     if (u->tls_ != tls || (tls && u->tls_host_ != tls_host)) {

@@ -34,6 +34,7 @@ namespace drover::proxy {
 
 class Server;
 class ClientConn;
+class AjpExchange;
 
 // Where to connect for one member (resolved once per worker).
 struct MemberAddr {
@@ -50,6 +51,11 @@ struct MemberAddr {
   int conns = 0;              // open connections to the member from this worker
   bool tls = false;           // https:// member: TLS to it (tls/bufferevent.h)
   std::string tls_host;       // its host for SNI and the peer name check (IPv6 unbracketed)
+  config::Scheme scheme = config::Scheme::kHttp;
+  // ajp:// members (proxy/ajp_exchange.cc).
+  std::string secret;         // secret=
+  int64_t ping_ms = 0;        // ping=: CPING before each request; 0 = off
+  size_t ajp_packet = 8192;   // iobuffersize= as an AJP packet size
 };
 
 // Direct socket I/O for plain (not TLS) bufferevents, around two costs of
@@ -101,6 +107,10 @@ class UpstreamConn {
   bufferevent* bev_ = nullptr;
   uint32_t balancer_;
   uint32_t member_;
+  // The member's scheme when connected: part of the pool key, so that a slot
+  // whose member changed (balancer-manager) never lends a connection that speaks
+  // another protocol.
+  config::Scheme scheme_ = config::Scheme::kHttp;
   ClientConn* owner_ = nullptr;
   bool connected_ = false;
   bool reused_ = false;
@@ -150,6 +160,11 @@ class ClientConn {
   ClientConn* prev_ = nullptr;
 
  private:
+  // The upstream protocol seam: the built-in path speaks HTTP/1.1 to http://
+  // members; an ajp:// member's exchange is run by AjpExchange
+  // (proxy/ajp_exchange.cc), which uses this class's client side (response
+  // head, framing, errors, pool, accounting) as is.
+  friend class AjpExchange;
   enum class State { kIdle, kHead, kProxying, kTunnel, kLinger, kClosed };
   enum class RespState { kNone, kHead, kBody, kDone };
 
@@ -177,6 +192,9 @@ class ClientConn {
   void FinishExchange();
   void ReleaseUpstream(bool reusable);
   void UpstreamFailed(int status, const char* cause);
+  // Nothing was sent to member_ (connect failure, failed CPING): mark it in
+  // error and pick another member, within maxattempts; else 503.
+  void FailOver();
   void SendLocal(int status, const char* reason, bool close, const char* detail = nullptr);
   void WriteAccessLog();
   void CloseAfterFlush();
@@ -271,6 +289,8 @@ class ClientConn {
   int64_t start_us_ = 0;
   bool exchange_active_ = false;
   std::string client_host_;           // for ProxyPassReverse
+  std::unique_ptr<AjpExchange> ajp_;  // kept between exchanges (its buffers)
+  AjpExchange* proto_ = nullptr;      // ajp_ while the exchange runs over AJP, else null
 };
 
 class Server {

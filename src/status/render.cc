@@ -29,6 +29,8 @@ const char* HcMethodName(config::HealthCheck::Method m) {
       return "HEAD";
     case config::HealthCheck::Method::kGet:
       return "GET";
+    case config::HealthCheck::Method::kCping:
+      return "CPING";
   }
   return "";
 }
@@ -87,7 +89,8 @@ std::string HealthTitle(const MemberSnapshot& m) {
   }
   const config::HealthCheck& hc = m.config->hc;
   std::string t = HcMethodName(hc.method);
-  if (hc.method != config::HealthCheck::Method::kTcp) {
+  if (hc.method != config::HealthCheck::Method::kTcp &&
+      hc.method != config::HealthCheck::Method::kCping) {
     t += " " + (hc.uri.empty() ? std::string("/") : hc.uri);
   }
   t += " every " + Duration(hc.interval_ms) + ", passes " + std::to_string(hc.passes) + ", fails " +

@@ -332,6 +332,7 @@ TEST(BuilderTest, EveryMemberKey) {
       "    lbset=3 status=+HI retry=5 timeout=7 connectiontimeout=500ms disablereuse=On\n"
       "    max=20 hcmethod=head hcuri=/health hcinterval=10 hcpasses=2 hcfails=3\n"
       "BalancerMember = ajp://10.0.0.2 route=b secret=s3cr3t hcmethod=CPING status=-I+DS\n"
+      "    ping=1500ms iobuffersize=20000\n"
       "BalancerMember = https://[2001:DB8::1] enablereuse=off loadfactor=100 hcmethod=TCP\n"
       "BalancerMember = http://h4:80 loadfactor=1.05 status=+R hcmethod=OPTIONS\n"
       "BalancerMember = http://h5:80 status=+N hcmethod=GET\n");
@@ -365,7 +366,9 @@ TEST(BuilderTest, EveryMemberKey) {
   EXPECT_EQ(j.url.port, 8009);
   EXPECT_EQ(j.name, "ajp://10.0.0.2:8009");
   EXPECT_EQ(j.secret, "s3cr3t");
-  EXPECT_EQ(j.hc.method, HealthCheck::Method::kTcp);
+  EXPECT_EQ(j.hc.method, HealthCheck::Method::kCping);
+  EXPECT_EQ(j.ping_ms, 1500);
+  EXPECT_EQ(j.iobuffersize, 20000);
   EXPECT_EQ(j.status, kFlagDisabled | kFlagStopped);
   EXPECT_EQ(j.timeout_ms, -1);
   EXPECT_EQ(j.connect_timeout_ms, -1);
@@ -634,7 +637,8 @@ TEST(DumpTest, EverythingRoundTrips) {
       "[balancer://c]\n"
       "BalancerMember = http://a.example:8081/base route=a redirect=b loadfactor=7.5 lbset=1\n"
       "    status=+HDS hcmethod=TCP\n"
-      "BalancerMember = ajp://b.example route=b \"secret=a b\" hcmethod=CPING\n"
+      "BalancerMember = ajp://b.example route=b \"secret=a b\" hcmethod=CPING ping=250ms\n"
+      "    iobuffersize=65536\n"
       "ProxySet = lbmethod=bytraffic stickysession=C|u stickysessionsep=; scolonpathdelim=On\n"
       "ProxySet = nofailover=On maxattempts=0 failonstatus=500,503 failontimeout=On\n"
       "ProxySet = forcerecovery=Off timeout=500ms stickysessioninsert=On growth=3\n"
@@ -691,6 +695,8 @@ TEST(DumpTest, EverythingRoundTrips) {
       EXPECT_EQ(p.disablereuse, q.disablereuse);
       EXPECT_EQ(p.max, q.max);
       EXPECT_EQ(p.secret, q.secret);
+      EXPECT_EQ(p.ping_ms, q.ping_ms);
+      EXPECT_EQ(p.iobuffersize, q.iobuffersize);
       EXPECT_EQ(p.hc.method, q.hc.method);
       EXPECT_EQ(p.hc.uri, q.hc.uri);
       EXPECT_EQ(p.hc.interval_ms, q.hc.interval_ms);
@@ -845,3 +851,14 @@ TEST(ConfigHelpersTest, ParseUrlErrors) {
 
 }  // namespace
 }  // namespace drover::config
+
+// mod_proxy_ajp's packet size rule for iobuffersize=.
+TEST(BuilderTest, AjpPacketSize) {
+  EXPECT_EQ(drover::config::AjpPacketSize(0), 8192);
+  EXPECT_EQ(drover::config::AjpPacketSize(512), 8192);
+  EXPECT_EQ(drover::config::AjpPacketSize(8192), 8192);
+  EXPECT_EQ(drover::config::AjpPacketSize(8193), 9216);
+  EXPECT_EQ(drover::config::AjpPacketSize(20000), 20480);
+  EXPECT_EQ(drover::config::AjpPacketSize(65536), 65536);
+  EXPECT_EQ(drover::config::AjpPacketSize(100000), 65536);
+}

@@ -121,9 +121,19 @@ TEST(HealthPlan, MethodsTimeoutsAndDowngrades) {
   p = PlanProbe(HcMember("https://h", HealthCheck::Method::kTcp), server);
   EXPECT_EQ(p.kind, ProbePlan::Kind::kTcp);
   EXPECT_FALSE(p.downgraded);
-  // CPING is stored as TCP by the config.
   p = PlanProbe(HcMember("ajp://h", HealthCheck::Method::kTcp), server);
   EXPECT_EQ(p.kind, ProbePlan::Kind::kTcp);
+  // CPING: the AJP probe, within ping= when set (else the member's timeout).
+  auto cping = HcMember("ajp://h", HealthCheck::Method::kCping);
+  p = PlanProbe(cping, server);
+  EXPECT_EQ(p.kind, ProbePlan::Kind::kCping);
+  EXPECT_EQ(p.request, std::string("\x12\x34\x00\x01\x0a", 5));
+  cping.ping_ms = 250;
+  EXPECT_EQ(PlanProbe(cping, server).timeout_ms, 250);
+  // An HTTP method on an ajp:// member is checked by TCP connect.
+  p = PlanProbe(HcMember("ajp://h", HealthCheck::Method::kGet, "/hc"), server);
+  EXPECT_EQ(p.kind, ProbePlan::Kind::kTcp);
+  EXPECT_TRUE(p.downgraded);
 
   server.proxy_timeout_ms = -1;  // unresolved (a Config built in code): Timeout
   server.timeout_ms = 9000;
