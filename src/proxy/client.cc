@@ -25,6 +25,8 @@ constexpr size_t kHighWater = 256 * 1024;
 constexpr size_t kLowWater = 64 * 1024;
 // Most bytes read from a client while a request is being handled (pipelining).
 constexpr size_t kClientReadMax = 64 * 1024;
+// Body pieces up to this size are copied into a TLS client's last output chain.
+constexpr size_t kTlsCoalesceMax = 4096;
 constexpr int64_t kLingerMs = 2000;
 // Largest request body the balancer-manager accepts (forms and JSON edits).
 constexpr uint64_t kLocalBodyMax = 64 * 1024;
@@ -1269,7 +1271,13 @@ void ClientConn::SendResponseHead() {
   h.append("\r\n");
   (void)sc;
   (void)head_only;
-  evbuffer_add(bufferevent_get_output(bev_), h.data(), h.size());
+  evbuffer* out = bufferevent_get_output(bev_);
+  if (tls_ && evbuffer_get_length(out) == 0) {
+    // OpenSSL's bufferevent makes one TLS record (and one write()) per chain:
+    // leave room after the head for a small body (MoveToClient copies it in).
+    evbuffer_expand(out, h.size() + kTlsCoalesceMax);
+  }
+  evbuffer_add(out, h.data(), h.size());
   resp_bytes_ += h.size();
   // An AJP response is complete only at END_RESPONSE (AjpExchange finishes it).
   if (resp_state_ == RespState::kDone && proto_ == nullptr) {
@@ -1387,7 +1395,7 @@ void ClientConn::PumpResponseBody() {
         break;
     }
     if (move > 0) {
-      evbuffer_remove_buffer(in, out, move);
+      MoveToClient(in, out, move);
       resp_bytes_ += move;
       up_bytes_in_ += move;
     }
@@ -1399,6 +1407,21 @@ void ClientConn::PumpResponseBody() {
     if (move == 0) {
       return;
     }
+  }
+}
+
+// Response body bytes to the client: evbuffer chains are moved, not copied,
+// except small pieces for a TLS client, which are copied behind what is
+// already queued so that head and body leave in one TLS record.
+void ClientConn::MoveToClient(evbuffer* in, evbuffer* out, size_t n) {
+  if (!tls_ || n > kTlsCoalesceMax) {
+    evbuffer_remove_buffer(in, out, n);
+    return;
+  }
+  char tmp[kTlsCoalesceMax];
+  int got = evbuffer_remove(in, tmp, n);
+  if (got > 0) {
+    evbuffer_add(out, tmp, static_cast<size_t>(got));
   }
 }
 

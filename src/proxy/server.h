@@ -209,6 +209,7 @@ class ClientConn {
   void ArmTimer(int64_t ms);
   void DisarmTimer() { timer_deadline_ms_ = 0; }
   void EnsureNoDelay();
+  void MoveToClient(evbuffer* in, evbuffer* out, size_t n);
   void ResumeClientBody();
   int64_t BodyDeadlineMs() const;
   void ArmBodyTimer();
