@@ -28,9 +28,8 @@ namespace {
 constexpr size_t kHighWater = 256 * 1024;
 constexpr size_t kLowWater = 64 * 1024;
 
-// ap_get_server_name/port with UseCanonicalName Off: the client's Host, split
-// into name and port ("[::1]:8080" -> "::1", 8080); the scheme's port when the
-// Host has none.
+// ap_get_server_name with UseCanonicalName Off: the client's Host, split into
+// name and port ("[::1]:8080" -> "::1", 8080); `def` when the Host has none.
 void SplitHost(std::string_view host, uint16_t def, std::string_view* name, uint16_t* port) {
   *port = def;
   size_t colon = std::string_view::npos;
@@ -205,7 +204,13 @@ void AjpExchange::SendRequest() {
   fr.req_uri = uri;
   fr.remote_addr = c.peer_ip_;
   std::string_view host = req.host.empty() ? std::string_view(c.client_host_) : req.host;
-  SplitHost(host, c.tls_ ? 443 : 80, &fr.server_name, &fr.server_port);
+  uint16_t host_port = 0;
+  SplitHost(host, c.tls_ ? 443 : 80, &fr.server_name, &host_port);
+  // server_port is the listener's port, as mod_proxy_ajp sends it
+  // (r->connection->local_addr->port), not the Host's: Tomcat takes it as
+  // getLocalPort() and derives getServerPort() from the Host and is_ssl itself
+  // (443 over TLS when the Host has no port).
+  fr.server_port = c.local_port_;
   fr.is_ssl = c.tls_;
   // Headers as the client sent them (Host included: mod_proxy_ajp forwards the
   // original Host), minus hop-by-hop fields; the body framing is ours.
