@@ -7,6 +7,7 @@
 #include <event2/bufferevent.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
@@ -95,6 +96,17 @@ void FillSslInfo(bufferevent* bev, SslInfo* out) {
   if (SSL_SESSION* s = SSL_get_session(ssl)) {
     unsigned int n = 0;
     const unsigned char* id = SSL_SESSION_get_id(s, &n);
+    if (n == 0) {
+      // OpenSSL gives a new TLS 1.2 session no id when it issues a ticket (or without a
+      // server session cache), nor a TLS 1.3 session without tickets: then mod_ssl's
+      // SSL_SESSION_ID is empty and Tomcat loses ssl_session_id (and SSL session
+      // tracking). A random id, kept on the session, names it for this connection.
+      unsigned char fresh[SSL3_SSL_SESSION_ID_LENGTH];
+      if (RAND_bytes(fresh, sizeof(fresh)) == 1 &&
+          SSL_SESSION_set1_id(s, fresh, sizeof(fresh)) == 1) {
+        id = SSL_SESSION_get_id(s, &n);
+      }
+    }
     static const char kHex[] = "0123456789ABCDEF";
     for (unsigned int i = 0; i < n; ++i) {
       out->session.push_back(kHex[id[i] >> 4]);
