@@ -7,6 +7,7 @@
 #include <event2/bufferevent.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
@@ -28,9 +29,8 @@ namespace {
 constexpr size_t kHighWater = 256 * 1024;
 constexpr size_t kLowWater = 64 * 1024;
 
-// ap_get_server_name/port with UseCanonicalName Off: the client's Host, split
-// into name and port ("[::1]:8080" -> "::1", 8080); the scheme's port when the
-// Host has none.
+// ap_get_server_name with UseCanonicalName Off: the client's Host, split into
+// name and port ("[::1]:8080" -> "::1", 8080); `def` when the Host has none.
 void SplitHost(std::string_view host, uint16_t def, std::string_view* name, uint16_t* port) {
   *port = def;
   size_t colon = std::string_view::npos;
@@ -96,6 +96,17 @@ void FillSslInfo(bufferevent* bev, SslInfo* out) {
   if (SSL_SESSION* s = SSL_get_session(ssl)) {
     unsigned int n = 0;
     const unsigned char* id = SSL_SESSION_get_id(s, &n);
+    if (n == 0) {
+      // OpenSSL gives a new TLS 1.2 session no id when it issues a ticket (or without a
+      // server session cache), nor a TLS 1.3 session without tickets: then mod_ssl's
+      // SSL_SESSION_ID is empty and Tomcat loses ssl_session_id (and SSL session
+      // tracking). A random id, kept on the session, names it for this connection.
+      unsigned char fresh[SSL3_SSL_SESSION_ID_LENGTH];
+      if (RAND_bytes(fresh, sizeof(fresh)) == 1 &&
+          SSL_SESSION_set1_id(s, fresh, sizeof(fresh)) == 1) {
+        id = SSL_SESSION_get_id(s, &n);
+      }
+    }
     static const char kHex[] = "0123456789ABCDEF";
     for (unsigned int i = 0; i < n; ++i) {
       out->session.push_back(kHex[id[i] >> 4]);
@@ -205,7 +216,13 @@ void AjpExchange::SendRequest() {
   fr.req_uri = uri;
   fr.remote_addr = c.peer_ip_;
   std::string_view host = req.host.empty() ? std::string_view(c.client_host_) : req.host;
-  SplitHost(host, c.tls_ ? 443 : 80, &fr.server_name, &fr.server_port);
+  uint16_t host_port = 0;
+  SplitHost(host, c.tls_ ? 443 : 80, &fr.server_name, &host_port);
+  // server_port is the listener's port, as mod_proxy_ajp sends it
+  // (r->connection->local_addr->port), not the Host's: Tomcat takes it as
+  // getLocalPort() and derives getServerPort() from the Host and is_ssl itself
+  // (443 over TLS when the Host has no port).
+  fr.server_port = c.local_port_;
   fr.is_ssl = c.tls_;
   // Headers as the client sent them (Host included: mod_proxy_ajp forwards the
   // original Host), minus hop-by-hop fields; the body framing is ours.

@@ -51,7 +51,7 @@ def test_get_forward_request_fields(drover, ajp):
     assert j["uri"] == "/app/info;x=1"
     assert j["query"] == "a=1&b=%20"
     assert j["remote_addr"] == "127.0.0.1" and j["remote_host"] is None
-    assert j["server_name"] == "front.example" and j["server_port"] == 8443
+    assert j["server_name"] == "front.example" and j["server_port"] == d.port  # the listener's
     assert j["is_ssl"] is False
     names = [n.lower() for n, _ in j["headers"]]
     assert "x-custom" in names and "x-hop" not in names and "connection" not in names
