@@ -179,12 +179,6 @@ ClientConn::ClientConn(Server* server, int fd, const sockaddr* peer, int peer_le
   }
   (void)peer_len;
   peer_ip_ = ip;
-  // Room for a typical exchange, so that a new connection's first request does
-  // not grow these step by step (they keep their capacity across requests).
-  req_.headers.reserve(16);
-  resp_.headers.reserve(16);
-  out_headers_.reserve(16);
-  up_head_.reserve(512);
   if (tls_) {
     // TLS: OpenSSL writes each record (handshake flights, tickets, head, body) as it comes;
     // Nagle would hold the later ones back for an ACK.
