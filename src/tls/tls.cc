@@ -471,6 +471,9 @@ core::Result<SslCtxPtr> ServerContext::NewCtx(const config::Config& config, Serv
   SSL_CTX_set_options(
       c, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+  // Not SSL_CTX_set_read_ahead(): it would halve the read()s per record, but libevent
+  // 2.1's bufferevent_openssl then leaves read-ahead bytes inside OpenSSL unnoticed and
+  // connections stall (tried: wrk got no response at all).
   SSL_CTX_set_default_passwd_cb(c, NoPasswordCb);
   SSL_CTX_set_dh_auto(c, 1);
   if (!s.ssl_cipher_suite.empty() && SSL_CTX_set_cipher_list(c, s.ssl_cipher_suite.c_str()) != 1) {
