@@ -24,6 +24,7 @@
 
 #include "ajp/decoder.h"
 #include "ajp/encoder.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "tls/bufferevent.h"
 #include "worker/event_util.h"
@@ -299,12 +300,6 @@ int64_t WallMs() {
   return static_cast<int64_t>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
 }
 
-int64_t MonoMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct timeval Tv(int64_t ms) {
   if (ms < 0) {
     ms = 0;
@@ -464,7 +459,7 @@ void Checker::Schedule(Probe* p, int64_t delay_ms) {
 }
 
 void Checker::Start(Probe* p) {
-  p->started_ms = MonoMs();
+  p->started_ms = core::MonotonicMs();
   p->connected = false;
   shm::MemberSlot* s = FindSlot(p);
   if (s == nullptr || (s->status.load() & config::kFlagStopped) != 0) {
@@ -641,7 +636,7 @@ void Checker::Finish(Probe* p, bool passed, const std::string& reason) {
            reason.c_str());
     }
   }
-  Schedule(p, p->started_ms + p->plan.interval_ms - MonoMs());
+  Schedule(p, p->started_ms + p->plan.interval_ms - core::MonotonicMs());
 }
 
 int Checker::Run() {

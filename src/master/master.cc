@@ -18,6 +18,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/strings.h"
 #include "health/checker.h"
@@ -50,13 +51,18 @@ void SignalCb(int sig) noexcept {
   }
 }
 
-int64_t NowMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 std::string Errno(int e) { return "(" + std::to_string(e) + ": " + strerror(e) + ")"; }
+
+// In a forked child (worker or health checker): the default dispositions of
+// the master's signals and an empty mask; the child installs its own handlers.
+void ResetChildSignals() {
+  for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGCHLD, SIGALRM}) {
+    signal(sig, SIG_DFL);
+  }
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigprocmask(SIG_SETMASK, &empty, nullptr);
+}
 
 // sd_notify protocol, spoken directly (no libsystemd): one datagram to $NOTIFY_SOCKET.
 void SdNotify(const char* state) {
@@ -201,7 +207,7 @@ void Master::MaybeRotateTicketKeys() {
   if (ticket_keys_ == nullptr || tls_.server == nullptr) {
     return;
   }
-  int64_t now = NowMs();
+  int64_t now = core::MonotonicMs();
   int64_t period = config_->server.ssl_session_ticket_key_rotation_ms;
   if (period <= 0) {
     return;
@@ -371,16 +377,10 @@ pid_t Master::SpawnWorker(int slot) {
   pid_t pid = fork();
   if (pid < 0) {
     DLOG(kAlert, "fork() failed %s", Errno(errno).c_str());
+    states_[index].pid.store(0);  // the state slot is free again
     return -1;
   }
   if (pid == 0) {
-    // Child: restore default signal dispositions and an empty mask; the worker
-    // installs its own handlers in its event loop.
-    for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGCHLD, SIGALRM}) {
-      signal(sig, SIG_DFL);
-    }
-    sigset_t empty;
-    sigemptyset(&empty);
     worker::WorkerContext ctx;
     ctx.config = config_;
     for (const auto& l : listeners_) {
@@ -396,12 +396,8 @@ pid_t Master::SpawnWorker(int slot) {
     ctx.status_secret = status_secret_;
     ctx.tls_server = tls_.server.get();
     ctx.tls_client = tls_.client.get();
-    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    ResetChildSignals();
     _exit(worker::RunWorker(ctx));
-  }
-  if (pid < 0) {
-    states_[index].pid.store(0);
-    return pid;
   }
   states_[index].pid.store(pid);
   Child c;
@@ -432,12 +428,7 @@ pid_t Master::SpawnHealthChecker() {
     return -1;
   }
   if (pid == 0) {
-    for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGCHLD, SIGALRM}) {
-      signal(sig, SIG_DFL);
-    }
-    sigset_t empty;
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    ResetChildSignals();
     for (auto& l : listeners_) {
       for (int fd : l.fds) {
         if (fd >= 0) {
@@ -478,8 +469,8 @@ void Master::SignalAll(int sig) {
 
 // Waits (up to `max_ms`) until no worker of `generation` is accepting.
 void Master::WaitNotAccepting(uint64_t generation, int64_t max_ms) {
-  int64_t deadline = NowMs() + max_ms;
-  while (NowMs() < deadline) {
+  int64_t deadline = core::MonotonicMs() + max_ms;
+  while (core::MonotonicMs() < deadline) {
     bool any = false;
     for (const auto& c : children_) {
       if (c.generation == generation && c.state_index >= 0 &&
@@ -500,8 +491,8 @@ void Master::WaitNotAccepting(uint64_t generation, int64_t max_ms) {
 // Waits (up to `max_ms`) until every worker of the current generation accepts
 // (READY=1 is sent after it), or one has exited.
 void Master::WaitAccepting(int64_t max_ms) {
-  int64_t deadline = NowMs() + max_ms;
-  while (NowMs() < deadline) {
+  int64_t deadline = core::MonotonicMs() + max_ms;
+  while (core::MonotonicMs() < deadline) {
     bool all = true;
     for (const auto& c : children_) {
       if (c.generation == generation_ && c.state_index >= 0 &&
@@ -524,7 +515,7 @@ void Master::WaitAccepting(int64_t max_ms) {
 }
 
 void Master::KillOverdue() {
-  int64_t now = NowMs();
+  int64_t now = core::MonotonicMs();
   for (auto& c : children_) {
     if (c.stopping && c.stop_deadline_ms != 0 && now > c.stop_deadline_ms) {
       DLOG(kWarn, "worker %d did not exit in time, sending SIGKILL", static_cast<int>(c.pid));
@@ -667,7 +658,7 @@ void Master::Reload() {
   // Old workers stop accepting first (their in-flight requests go on); new
   // connections wait in the backlog until the new generation accepts them.
   StopGeneration(old_generation, SIGQUIT,
-                 NowMs() + config_->global.graceful_shutdown_timeout_ms + 5000);
+                 core::MonotonicMs() + config_->global.graceful_shutdown_timeout_ms + 5000);
   WaitNotAccepting(old_generation, 500);
   NewStatusSecret();
   SpawnWorkers();
@@ -776,7 +767,7 @@ int Master::Run() {
         DLOG(kNotice, "fast shutdown");
         for (auto& c : children_) {
           c.stopping = true;
-          c.stop_deadline_ms = NowMs() + 3000;
+          c.stop_deadline_ms = core::MonotonicMs() + 3000;
           kill(c.pid, SIGTERM);
         }
         CloseListeners(&listeners_);
@@ -791,7 +782,7 @@ int Master::Run() {
         for (auto& c : children_) {
           if (!c.stopping) {
             c.stopping = true;
-            c.stop_deadline_ms = NowMs() + config_->global.graceful_shutdown_timeout_ms + 5000;
+            c.stop_deadline_ms = core::MonotonicMs() + config_->global.graceful_shutdown_timeout_ms + 5000;
             kill(c.pid, SIGQUIT);
           }
         }

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/strings.h"
 #include "proxy/ajp_exchange.h"
@@ -264,7 +265,7 @@ void ClientConn::TimerCb(evutil_socket_t, short, void* arg) noexcept {
   if (c->timer_deadline_ms_ == 0) {
     return;  // disarmed since it was armed
   }
-  int64_t left = c->timer_deadline_ms_ - MonotonicMs();
+  int64_t left = c->timer_deadline_ms_ - core::MonotonicMs();
   if (left > 0) {
     // The deadline moved later since the event was armed.
     struct timeval tv = Tv(left);
@@ -277,7 +278,7 @@ void ClientConn::TimerCb(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void ClientConn::ArmTimer(int64_t ms) {
-  timer_deadline_ms_ = MonotonicMs() + ms;
+  timer_deadline_ms_ = core::MonotonicMs() + ms;
   if (timer_armed_ms_ != 0 && timer_armed_ms_ <= timer_deadline_ms_) {
     return;  // the pending event fires first and re-arms for the rest
   }
@@ -570,7 +571,7 @@ void ClientConn::StartExchange() {
   // Client I/O timeouts while the exchange runs.
   SetBevTimeouts(bev_, &timeouts_, req_body_done_ ? 0 : sc.timeout_ms, sc.timeout_ms);
   if (!req_body_done_ && sc.request_body_timeout_ms > 0) {
-    body_start_ms_ = MonotonicMs();
+    body_start_ms_ = core::MonotonicMs();
     ArmBodyTimer();
   }
 
@@ -939,7 +940,7 @@ void ClientConn::PumpRequestBody() {
       // body deadline stands still meanwhile: not the client's fault).
       if (!client_paused_) {
         client_paused_ = true;
-        paused_at_ms_ = MonotonicMs();
+        paused_at_ms_ = core::MonotonicMs();
         bufferevent_disable(bev_, EV_READ);
       }
       return;
@@ -1013,7 +1014,7 @@ void ClientConn::OnUpstreamWrite() {
 void ClientConn::ResumeClientBody() {
   if (client_paused_) {
     client_paused_ = false;
-    body_paused_ms_ += MonotonicMs() - paused_at_ms_;
+    body_paused_ms_ += core::MonotonicMs() - paused_at_ms_;
     bufferevent_enable(bev_, EV_READ);
   }
 }
@@ -1037,7 +1038,7 @@ void ClientConn::ArmBodyTimer() {
     DisarmTimer();
     return;
   }
-  ArmTimer(std::max<int64_t>(BodyDeadlineMs() - MonotonicMs(), 1));
+  ArmTimer(std::max<int64_t>(BodyDeadlineMs() - core::MonotonicMs(), 1));
 }
 
 // Returns true when the body deadline passed (the exchange is then failed).
@@ -1045,7 +1046,7 @@ bool ClientConn::CheckBodyDeadline() {
   if (req_body_done_ || body_start_ms_ == 0) {
     return false;
   }
-  if (client_paused_ || MonotonicMs() < BodyDeadlineMs()) {
+  if (client_paused_ || core::MonotonicMs() < BodyDeadlineMs()) {
     ArmBodyTimer();
     return false;
   }
@@ -1053,7 +1054,7 @@ bool ClientConn::CheckBodyDeadline() {
   DLOG(kInfo, "client %s: request body too slow (%llu bytes in %lld ms; RequestBodyTimeout "
        "%lld ms, RequestBodyMinRate %lld bytes/s)", peer_ip_.c_str(),
        static_cast<unsigned long long>(req_bytes_ - req_.head_size),
-       static_cast<long long>(MonotonicMs() - body_start_ms_),
+       static_cast<long long>(core::MonotonicMs() - body_start_ms_),
        static_cast<long long>(sc.request_body_timeout_ms),
        static_cast<long long>(sc.request_body_min_rate));
   UpstreamFailed(408, "request body timeout");

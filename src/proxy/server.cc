@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace drover::proxy {
@@ -56,12 +57,6 @@ int64_t WallUs() {
   struct timeval tv;
   gettimeofday(&tv, nullptr);
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
-}
-
-int64_t MonotonicMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 void SetBevTimeouts(bufferevent* bev, BevTimeouts* cache, int64_t read_ms, int64_t write_ms) {
@@ -594,7 +589,7 @@ UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m, bool tls, const std::stri
       continue;
     }
     v.erase(v.begin() + static_cast<long>(i));
-    if (MonotonicMs() - u->idle_since_ms_ > kIdleUpstreamMs) {
+    if (core::MonotonicMs() - u->idle_since_ms_ > kIdleUpstreamMs) {
       DeferFree(u);  // idle too long to trust (its read timeout closes the older ones)
       continue;
     }
@@ -620,7 +615,7 @@ void Server::PutIdle(UpstreamConn* u) {
   // and idle (SetBevTimeouts is then free). TakeIdle skips connections idle
   // longer than kIdleUpstreamMs.
   EnableRead(u->bev_);
-  u->idle_since_ms_ = MonotonicMs();
+  u->idle_since_ms_ = core::MonotonicMs();
   MemberAddr* a = member_addr(b, m);
   int64_t busy = a != nullptr ? a->timeout_ms : kIdleUpstreamMs;
   SetBevTimeouts(u->bev_, &u->timeouts_, std::max(busy, kIdleUpstreamMs), busy);

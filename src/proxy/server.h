@@ -407,6 +407,5 @@ class Server {
 };
 
 int64_t WallUs();
-int64_t MonotonicMs();
 
 }  // namespace drover::proxy

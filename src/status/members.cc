@@ -175,6 +175,22 @@ int FindMember(const balancer::Balancer& b, std::string_view ref) {
   return -1;
 }
 
+// Member m of b, in use, under `lock` (the balancer's); nullptr with the
+// answer in *err when the lock failed or there is no such member.
+shm::MemberSlot* LockedMember(const balancer::Balancer& b, uint32_t m,
+                              const shm::LockGuard& lock, EditResult* err) {
+  if (!lock.locked()) {
+    *err = Fail(500, "balancer lock failed");
+    return nullptr;
+  }
+  shm::MemberSlot* s = m < b.num_members() ? b.slot(m) : nullptr;
+  if (s == nullptr || !InUse(s)) {
+    *err = Fail(404, "no member " + std::to_string(m) + " in balancer '" + b.name() + "'");
+    return nullptr;
+  }
+  return s;
+}
+
 EditResult EditMember(const balancer::Balancer& b, uint32_t m, const MemberEdit& e,
                       int64_t now_ms) {
   if (auto why = CheckMemberFields(e.lbfactor, e.lbset, e.route, e.redirect)) {
@@ -182,12 +198,10 @@ EditResult EditMember(const balancer::Balancer& b, uint32_t m, const MemberEdit&
   }
   shm::BalancerSlot* bs = b.balancer_slot();
   shm::LockGuard lock(bs);
-  if (!lock.locked()) {
-    return Fail(500, "balancer lock failed");
-  }
-  shm::MemberSlot* s = m < b.num_members() ? b.slot(m) : nullptr;
-  if (s == nullptr || !InUse(s)) {
-    return Fail(404, "no member " + std::to_string(m) + " in balancer '" + b.name() + "'");
+  EditResult err;
+  shm::MemberSlot* s = LockedMember(b, m, lock, &err);
+  if (s == nullptr) {
+    return err;
   }
   if (e.route) {
     shm::CopyString(s->route, shm::kRouteMax, *e.route);
@@ -333,12 +347,10 @@ EditResult AddMember(const balancer::Balancer& b, const NewMember& n, int64_t no
 EditResult RemoveMember(const balancer::Balancer& b, uint32_t m) {
   shm::BalancerSlot* bs = b.balancer_slot();
   shm::LockGuard lock(bs);
-  if (!lock.locked()) {
-    return Fail(500, "balancer lock failed");
-  }
-  shm::MemberSlot* s = m < b.num_members() ? b.slot(m) : nullptr;
-  if (s == nullptr || !InUse(s)) {
-    return Fail(404, "no member " + std::to_string(m) + " in balancer '" + b.name() + "'");
+  EditResult err;
+  shm::MemberSlot* s = LockedMember(b, m, lock, &err);
+  if (s == nullptr) {
+    return err;
   }
   s->in_use.store(0, std::memory_order_release);
   if (s->from_config == 0) {

@@ -136,16 +136,25 @@ struct KeyPair {
   EvpPkeyPtr key;
 };
 
-Status LoadCertificate(const Origin& o, const std::string& path, KeyPair* kp) {
-  std::string data;
+// Reads a PEM file into *data and a memory BIO over it (the BIO borrows *data).
+Status OpenPem(const Origin& o, const std::string& path, std::string* data, BioPtr* bio) {
   int e = 0;
-  if (!ReadFile(path, &data, &e)) {
+  if (!ReadFile(path, data, &e)) {
     return o.Error("cannot read '" + path + "' (" + ErrnoText(e) + ")");
   }
   ERR_clear_error();
-  BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-  if (bio == nullptr) {
+  bio->reset(BIO_new_mem_buf(data->data(), static_cast<int>(data->size())));
+  if (*bio == nullptr) {
     return o.Error(WithQueue("BIO_new_mem_buf() failed"));
+  }
+  return Status::Ok();
+}
+
+Status LoadCertificate(const Origin& o, const std::string& path, KeyPair* kp) {
+  std::string data;
+  BioPtr bio;
+  if (Status st = OpenPem(o, path, &data, &bio); !st.ok()) {
+    return st;
   }
   kp->leaf.reset(PEM_read_bio_X509_AUX(bio.get(), nullptr, NoPasswordCb, nullptr));
   if (kp->leaf == nullptr) {
@@ -172,14 +181,10 @@ Status LoadCertificate(const Origin& o, const std::string& path, KeyPair* kp) {
 
 Status LoadKey(const Origin& o, const std::string& path, KeyPair* kp) {
   std::string data;
-  int e = 0;
-  if (!ReadFile(path, &data, &e)) {
-    return o.Error("cannot read '" + path + "' (" + ErrnoText(e) + ")");
-  }
-  ERR_clear_error();
-  BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-  if (bio == nullptr) {
-    return o.Error(WithQueue("BIO_new_mem_buf() failed"));
+  BioPtr bio;
+  if (Status st = OpenPem(o, path, &data, &bio); !st.ok()) {
+    OPENSSL_cleanse(data.data(), data.size());
+    return st;
   }
   kp->key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPasswordCb, nullptr));
   bool encrypted = data.find("ENCRYPTED") != std::string::npos;
