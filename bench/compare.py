@@ -524,6 +524,8 @@ def measure(kind, scenario, workers, ctx) -> dict:
                 row["dist"] = [delta(x, y)[0] for x, y in zip(after, at_start)]
         if a.syscalls and proc is not None:
             row["syscalls"] = syscall_profile(kind, proc, port, scenario, ctx)
+        if a.profile and proc is not None:
+            row["profile"] = perf_profile(kind, proc, port, scenario, ctx)
         if proc is not None and not proc.running():
             row["note"] = "%s exited during the run with %s" % (kind, proc.popen.returncode)
         return row
@@ -538,22 +540,12 @@ def measure(kind, scenario, workers, ctx) -> dict:
                     read_text(row["dir"] / "stdout.log")
 
 
-def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
-    """System calls per request of the proxy's workers: `strace -c -f` attached to
-    them for a whole extra 3 s wrk run, after the measured one (strace slows the
-    proxy a lot, so only the counts per request mean anything). Requests are counted
-    by the backends (by wrk with --backend-procs > 1); the 64 connection set-ups are
-    included."""
-    strace = shutil.which("strace")
-    if not strace:
-        return "strace not installed"
-    pids = [proc.pid] if kind == "haproxy" else (proc.descendants() or [proc.pid])
-    out = ctx.tmp / ("strace-%s-%s-%d.txt" % (kind, scenario, proc.pid))
-    args = [strace, "-c", "-f", "-o", str(out)]
-    for p in pids:
-        args += ["-p", str(p)]
+def attached_run(tool_args, proc: Proc, port, scenario, ctx) -> tuple:
+    """Runs `tool_args` (strace or perf, attached to the proxy) for a whole extra 3 s wrk
+    run after the measured one, stops it with SIGINT; returns (requests, wrk result).
+    Requests are counted by the backends (by wrk with --backend-procs > 1)."""
     counted = ctx.backend_procs == 1
-    st = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    st = subprocess.Popen(tool_args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.0)  # attach (the proxy is idle meanwhile)
@@ -567,10 +559,29 @@ def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
     finally:
         st.send_signal(signal.SIGINT)
         try:
-            st.wait(15)
+            st.wait(30)
         except subprocess.TimeoutExpired:
             st.kill()
             st.wait(10)
+    return requests, res
+
+
+def worker_pids(kind, proc: Proc) -> list:
+    return [proc.pid] if kind == "haproxy" else (proc.descendants() or [proc.pid])
+
+
+def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
+    """System calls per request of the proxy's workers: `strace -c -f` attached to
+    them for an extra run (strace slows the proxy a lot, so only the counts per
+    request mean anything); the 64 connection set-ups are included."""
+    strace = shutil.which("strace")
+    if not strace:
+        return "strace not installed"
+    out = ctx.tmp / ("strace-%s-%s-%d.txt" % (kind, scenario, proc.pid))
+    args = [strace, "-c", "-f", "-o", str(out)]
+    for p in worker_pids(kind, proc):
+        args += ["-p", str(p)]
+    requests, res = attached_run(args, proc, port, scenario, ctx)
     counts = []
     for line in read_text(out).splitlines():
         f = line.split()
@@ -588,6 +599,34 @@ def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
                                 res["err_write"], res["err_timeout"])
     return "%.1f syscalls/request over %d requests: " % (total / requests, requests) + ", ".join(
         "%s %.2f" % (name, c / requests) for c, name in counts[:6]) + note
+
+
+def perf_profile(kind, proc: Proc, port, scenario, ctx) -> str:
+    """Where the proxy's CPU goes, kernel included: `perf record -e cpu-clock` (a
+    software clock, so it works where hardware counters do not) attached to the
+    workers for an extra run; returns the kernel's share and the top symbols."""
+    perf = shutil.which("perf")
+    if not perf:
+        return "perf not installed (apt-get install linux-perf)"
+    data = ctx.tmp / ("perf-%s-%s-%d.data" % (kind, scenario, proc.pid))
+    args = [perf, "record", "-q", "-e", "cpu-clock", "-F", "4999", "-o", str(data),
+            "-p", ",".join(str(p) for p in worker_pids(kind, proc))]
+    attached_run(args, proc, port, scenario, ctx)
+    p = subprocess.run([perf, "report", "-i", str(data), "--stdio", "--no-children",
+                        "--sort", "sym"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=120)
+    rows = []
+    for line in p.stdout.decode(errors="replace").splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+\[([k.])\]\s+(\S+)", line)
+        if m:
+            rows.append((float(m.group(1)), m.group(2) == "k", m.group(3)))
+    if not rows:
+        return "no perf samples (perf_event_paranoid %s?)" % read_text(
+            Path("/proc/sys/kernel/perf_event_paranoid")).strip()
+    kernel = sum(pc for pc, k, _ in rows if k)
+    return "kernel %.0f%% of the samples; top: %s" % (
+        kernel, ", ".join("%s%s %.1f%%" % (name, " [k]" if k else "", pc)
+                                 for pc, k, name in rows[:12]))
 
 
 # ------------------------------------------------------------------------------------
@@ -805,8 +844,11 @@ def main(argv=None) -> int:
     ap.add_argument("--no-direct", action="store_true", help="skip the backend-direct baseline")
     ap.add_argument("--results", default=str(RESULTS), help="directory for CSV and PNG")
     ap.add_argument("--syscalls", action="store_true",
-                    help="after each proxy run, an extra 2 s run under strace -c: system "
+                    help="after each proxy run, an extra 3 s run under strace -c: system "
                          "calls per request of the workers")
+    ap.add_argument("--profile", action="store_true",
+                    help="after each proxy run, an extra 3 s run under perf record -e "
+                         "cpu-clock: the kernel's share and the top symbols")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
     ap.add_argument("--tls", action="store_true",
                     help="the proxies terminate TLS 1.3 (ECDSA P-256); no direct baseline")
@@ -946,6 +988,10 @@ def main(argv=None) -> int:
             if r.get("syscalls"):
                 print("- %s %s w=%d: %s" % (r["proxy"], r["scenario"], r["workers"],
                                             r["syscalls"]))
+        for r in rows:
+            if r.get("profile"):
+                print("- %s %s w=%d profile: %s" % (r["proxy"], r["scenario"], r["workers"],
+                                                    r["profile"]))
         if ctx.backend_procs != 1:
             print("- distribution check skipped (backends run %d processes each; stats are per "
                   "process; use --backend-procs 1)" % ctx.backend_procs)

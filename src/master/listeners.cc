@@ -62,6 +62,12 @@ core::Result<int> BindOne(const config::ListenConfig& lc) {
     return core::Status::Error("bind(" + lc.text + ") failed (" + std::to_string(e) + ": " +
                                strerror(e) + ")");
   }
+  // Accepted sockets inherit delayed-ACK ("ping-pong") mode from the listening socket
+  // (set after listen(), which resets it), so the ACK of a request rides on the
+  // response instead of going out on its own: one segment less per connection.
+  // HAProxy's tcp-smart-accept does the same.
+  int zero = 0;
+  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero));
   return fd;
 }
 
