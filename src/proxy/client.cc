@@ -218,7 +218,7 @@ ClientConn::~ClientConn() {
   if (timer_ != nullptr) {
     event_free(timer_);
   }
-  server_->DisableDirectWrite(&out_);
+  server_->DisableDirectIo(&out_);
   if (bev_ != nullptr) {
     bufferevent_free(bev_);
   }
@@ -233,12 +233,12 @@ bool ClientConn::Start() {
     return false;
   }
   bufferevent_setcb(bev_, ReadCb, WriteCb, EventCb, this);
-  bufferevent_enable(bev_, EV_READ);
   if (tls_) {
     bufferevent_enable(bev_, EV_WRITE);
   } else {
-    server_->EnableDirectWrite(&out_, bev_);
+    server_->EnableDirectIo(&out_, bev_);  // before reading starts: it changes the read event
   }
+  bufferevent_enable(bev_, EV_READ);
   // The first request must arrive within RequestHeaderTimeout.
   ArmTimer(server_->server_config().request_header_timeout_ms);
   return true;
@@ -247,9 +247,7 @@ bool ClientConn::Start() {
 // ----------------------------------------------------------------- callbacks
 
 void ClientConn::ReadCb(bufferevent*, void* arg) noexcept {
-  auto* c = static_cast<ClientConn*>(arg);
-  Server::ReadMore(&c->out_);
-  c->OnRead();
+  static_cast<ClientConn*>(arg)->OnRead();
 }
 void ClientConn::WriteCb(bufferevent*, void* arg) noexcept {
   auto* c = static_cast<ClientConn*>(arg);
@@ -887,12 +885,12 @@ void ClientConn::OnUpstreamConnected() {
     bufferevent_setwatermark(up_->bev_, EV_READ, 0, 0);
     bufferevent_setwatermark(up_->bev_, EV_WRITE, kLowWater, 0);
   }
-  EnableRead(up_->bev_);
   if (up_->tls_) {
     bufferevent_enable(up_->bev_, EV_WRITE);  // OpenSSL owns the socket: no DirectIo
   } else {
-    server_->EnableDirectWrite(&up_->out_, up_->bev_);
+    server_->EnableDirectIo(&up_->out_, up_->bev_);
   }
+  EnableRead(up_->bev_);
   proto_ = nullptr;
   if (addr->scheme == config::Scheme::kAjp) {
     if (!ajp_) {
@@ -2015,7 +2013,7 @@ void ClientConn::Close() {
   if (timer_ != nullptr) {
     evtimer_del(timer_);
   }
-  server_->DisableDirectWrite(&out_);
+  server_->DisableDirectIo(&out_);
   if (bev_ != nullptr) {
     bufferevent_disable(bev_, EV_READ | EV_WRITE);
     bufferevent_setcb(bev_, nullptr, nullptr, nullptr, nullptr);

@@ -3,6 +3,7 @@
 // UpstreamConn's callbacks. Runs in worker processes only.
 #include "proxy/server.h"
 
+#include <event2/bufferevent_struct.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <sys/time.h>
@@ -96,7 +97,7 @@ UpstreamConn::~UpstreamConn() {
     --a->conns;
   }
   server_->CountUpstream(-1);
-  server_->DisableDirectWrite(&out_);
+  server_->DisableDirectIo(&out_);
   if (bev_ != nullptr) {
     bufferevent_free(bev_);
   }
@@ -105,7 +106,6 @@ UpstreamConn::~UpstreamConn() {
 void UpstreamConn::ReadCb(bufferevent*, void* arg) noexcept {
   auto* u = static_cast<UpstreamConn*>(arg);
   if (u->owner_ != nullptr) {
-    Server::ReadMore(&u->out_);
     u->owner_->OnUpstreamRead();
   } else {
     // Idle in the pool: a member must not send anything now.
@@ -225,13 +225,118 @@ bool Server::Init() {
 
 // ------------------------------------------------------------- DirectIo
 
-void Server::EnableDirectWrite(DirectIo* w, bufferevent* bev) {
+namespace {
+
+// A read event's first read asks for what fits one 1 KiB evbuffer chain (the size
+// libevent gives a small read): a small request or response costs one allocation
+// that glibc serves from its per-thread cache. A read that fills it goes on with
+// one readv() of up to kDirectReadMax.
+constexpr size_t kFirstRead = 1024 - 64;
+constexpr size_t kDirectReadMax = 64 * 1024;
+
+// One readv() of up to `want` bytes into the end of `in`; the read's result.
+ssize_t ReadInto(evbuffer* in, int fd, size_t want) {
+  evbuffer_iovec v[2];
+  int nv = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), v, 2);
+  if (nv <= 0) {
+    errno = ENOMEM;
+    return -1;
+  }
+  iovec iov[2];
+  size_t room = 0;
+  for (int i = 0; i < nv; ++i) {
+    size_t l = std::min(v[i].iov_len, want - room);
+    iov[i].iov_base = v[i].iov_base;
+    iov[i].iov_len = l;
+    room += l;
+  }
+  ssize_t r = readv(fd, iov, nv);
+  size_t got = r > 0 ? static_cast<size_t>(r) : 0;
+  int used = 0;
+  for (int i = 0; i < nv && got > 0; ++i) {
+    v[i].iov_len = std::min(iov[i].iov_len, got);
+    got -= v[i].iov_len;
+    used = i + 1;
+  }
+  int e = errno;
+  evbuffer_commit_space(in, v, used);
+  errno = e;
+  return r;
+}
+
+// Stands in for bufferevent_socket's read callback on its read event (see DirectIo):
+// the same contract (read timeout, EOF and errors to the event callback with reading
+// turned off, the read high-water mark, the read callback after data), without the
+// FIONREAD ioctl and the 4 KiB cap of evbuffer_read().
+void DirectReadCb(evutil_socket_t fd, short what, void* arg) noexcept {
+  auto* bev = static_cast<bufferevent*>(arg);
+  short result = BEV_EVENT_READING;
+  if (what == EV_TIMEOUT) {
+    result |= BEV_EVENT_TIMEOUT;
+  } else {
+    evbuffer* in = bev->input;
+    size_t len = evbuffer_get_length(in);
+    size_t high = bev->wm_read.high;
+    if (high != 0 && len >= high) {
+      return;  // libevent suspends reading at the mark; a stale activation
+    }
+    size_t want = high != 0 ? std::min(kFirstRead, high - len) : kFirstRead;
+    evbuffer_unfreeze(in, 0);  // bufferevent_socket freezes its input's end
+    ssize_t r = ReadInto(in, fd, want);
+    if (r == static_cast<ssize_t>(want)) {
+      size_t more = kDirectReadMax - want;
+      if (high != 0) {
+        more = high > len + want ? std::min(more, high - len - want) : 0;
+      }
+      if (more > 0) {
+        int e = errno;
+        // EAGAIN, EOF or an error here: the socket stays readable and the next event
+        // reports them.
+        (void)ReadInto(in, fd, more);
+        errno = e;
+      }
+    }
+    evbuffer_freeze(in, 0);
+    if (r > 0) {
+      bufferevent_trigger(bev, EV_READ, 0);
+      return;
+    }
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        return;
+      }
+      result |= BEV_EVENT_ERROR;
+    } else {
+      result |= BEV_EVENT_EOF;
+    }
+  }
+  bufferevent_disable(bev, EV_READ);
+  bufferevent_trigger_event(bev, result, 0);
+}
+
+// Puts DirectReadCb on a plain socket bufferevent's read event.
+void InstallDirectRead(bufferevent* bev) {
+  short enabled = bufferevent_get_enabled(bev);
+  if ((enabled & EV_READ) != 0) {
+    bufferevent_disable(bev, EV_READ);  // event_assign() needs the event not pending
+  }
+  event_assign(&bev->ev_read, bufferevent_get_base(bev), bufferevent_getfd(bev),
+               EV_READ | EV_PERSIST | EV_FINALIZE, DirectReadCb, bev);
+  if ((enabled & EV_READ) != 0) {
+    bufferevent_enable(bev, EV_READ);
+  }
+}
+
+}  // namespace
+
+void Server::EnableDirectIo(DirectIo* w, bufferevent* bev) {
   if (w->bev == bev) {
     return;
   }
   w->server = this;
   w->bev = bev;
   w->queued = false;
+  InstallDirectRead(bev);
   evbuffer* out = bufferevent_get_output(bev);
   evbuffer_add_cb(out, OutputCb, w);
   if (evbuffer_get_length(out) == 0) {
@@ -241,7 +346,7 @@ void Server::EnableDirectWrite(DirectIo* w, bufferevent* bev) {
   }
 }
 
-void Server::DisableDirectWrite(DirectIo* w) {
+void Server::DisableDirectIo(DirectIo* w) {
   if (w->queued) {
     auto it = std::find(flush_.begin(), flush_.end(), w);
     if (it != flush_.end()) {
@@ -261,53 +366,6 @@ void Server::DirectWriteDrained(DirectIo* w) {
   }
 }
 
-void Server::ReadMore(DirectIo* w) {
-  // libevent 2.1's EVBUFFER_MAX_READ: a read event that got this much was cut short.
-  constexpr size_t kLibeventReadCap = 4096;
-  constexpr size_t kDirectReadMax = 64 * 1024;
-  bufferevent* bev = w->bev;
-  if (bev == nullptr) {
-    return;
-  }
-  evbuffer* in = bufferevent_get_input(bev);
-  size_t len = evbuffer_get_length(in);
-  if (len < kLibeventReadCap || len >= kDirectReadMax) {
-    return;
-  }
-  size_t want = kDirectReadMax - len;
-  size_t high = 0;
-  bufferevent_getwatermark(bev, EV_READ, nullptr, &high);
-  if (high != 0) {
-    if (len >= high) {
-      return;
-    }
-    want = std::min(want, high - len);
-  }
-  evbuffer_iovec v[2];
-  evbuffer_unfreeze(in, 0);  // bufferevent_socket freezes its input's end
-  int nv = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), v, 2);
-  if (nv > 0) {
-    iovec iov[2];
-    size_t room = 0;
-    for (int i = 0; i < nv; ++i) {
-      size_t l = std::min(v[i].iov_len, want - room);
-      iov[i].iov_base = v[i].iov_base;
-      iov[i].iov_len = l;
-      room += l;
-    }
-    ssize_t r = readv(bufferevent_getfd(bev), iov, nv);
-    size_t got = r > 0 ? static_cast<size_t>(r) : 0;
-    int used = 0;
-    for (int i = 0; i < nv && got > 0; ++i) {
-      v[i].iov_len = std::min(iov[i].iov_len, got);
-      got -= v[i].iov_len;
-      used = i + 1;
-    }
-    evbuffer_commit_space(in, v, used);
-  }
-  evbuffer_freeze(in, 0);
-}
-
 void Server::OutputCb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept {
   auto* w = static_cast<DirectIo*>(arg);
   if (info->n_added == 0 || w->queued || w->bev == nullptr) {
@@ -324,7 +382,7 @@ void Server::FlushCb(evutil_socket_t, short, void* arg) noexcept {
 
 void Server::FlushWriters() {
   // One at a time from the back: callbacks may queue more writers or take
-  // queued ones out (DisableDirectWrite) while this runs.
+  // queued ones out (DisableDirectIo) while this runs.
   while (!flush_.empty()) {
     DirectIo* w = flush_.back();
     flush_.pop_back();
@@ -527,7 +585,7 @@ void Server::DeferFree(UpstreamConn* u) {
   }
   u->dead_ = true;
   u->owner_ = nullptr;
-  DisableDirectWrite(&u->out_);
+  DisableDirectIo(&u->out_);
   if (u->bev_ != nullptr) {
     // bufferevent_free() inside this bufferevent's own callback only drops a
     // reference: disable it and drop unsent bytes first, or libevent's write

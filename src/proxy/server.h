@@ -71,12 +71,14 @@ struct MemberAddr {
 // turns off again once the buffer is empty. The bufferevent's write callback
 // runs whenever the output drains, as libevent would run it.
 //
-// Reads: evbuffer_read() asks FIONREAD first and reads at most 4 KiB per
-// event, so a 64 KiB body costs 16 read events and 32 syscalls. When a
-// bufferevent read filled those 4 KiB, Server::ReadMore() reads on with one
-// readv() into the same input buffer (up to kDirectReadMax, within the read
-// high-water mark). EOF and errors it leaves to libevent: the socket stays
-// readable, and bufferevent's next read reports them as usual.
+// Reads: bufferevent_socket's read callback calls evbuffer_read(), which asks
+// FIONREAD first (one ioctl per read) and reads at most 4 KiB, so a 64 KiB body
+// cost 16 read events and 32 syscalls. In direct mode the bufferevent's read
+// event runs drover's callback instead (server.cc, DirectReadCb): one readv()
+// into a 1 KiB chain and, when that fills, one more readv() of up to 64 KiB
+// within the read high-water mark; no ioctl. Everything else about the read
+// event stays libevent's: bufferevent_enable/disable, the read timeout, the
+// high-water suspension, EOF and errors to the event callback.
 //
 // Not for TLS bufferevents: OpenSSL owns their socket I/O.
 struct DirectIo {
@@ -322,14 +324,13 @@ class Server {
   }
   void PutIdle(UpstreamConn* u);
   // DirectIo (see there): puts `bev` (connected, not TLS) in direct mode;
-  // takes it out (before the bufferevent is freed).
-  void EnableDirectWrite(DirectIo* w, bufferevent* bev);
-  void DisableDirectWrite(DirectIo* w);
+  // takes its writes out (before the bufferevent is freed; the read event keeps
+  // drover's callback, which works for any plain socket bufferevent).
+  void EnableDirectIo(DirectIo* w, bufferevent* bev);
+  void DisableDirectIo(DirectIo* w);
   // From a bufferevent write callback: libevent drained the output; turns the
   // write event off again when nothing is left.
   static void DirectWriteDrained(DirectIo* w);
-  // From a bufferevent read callback, before the data is used.
-  static void ReadMore(DirectIo* w);
   void DropIdle(UpstreamConn* u);
   void OnClientClosed();
   // Under WorkerConnections pressure: closes idle pooled member connections and
