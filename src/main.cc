@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "core/small_alloc.h"
 #include "master/master.h"
 #include "tls/tls.h"
 #include "worker/privileges.h"
@@ -88,6 +89,7 @@ bool OpenFiles(const drover::config::Config& c, const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  drover::core::UseSmallAllocForLibevent();  // before any libevent call
   std::string file = DROVER_CONF_PATH;
   std::string prefix;
   std::string signal_name;

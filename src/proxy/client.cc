@@ -180,6 +180,10 @@ ClientConn::ClientConn(Server* server, int fd, const sockaddr* peer, int peer_le
   }
   (void)peer_len;
   peer_ip_ = ip;
+  ConnBuffers spare;
+  if (server->TakeBuffers(&spare)) {
+    SwapBuffers(&spare);
+  }
   if (tls_) {
     // TLS: OpenSSL writes each record (handshake flights, tickets, head, body) as it comes;
     // Nagle would hold the later ones back for an ACK.
@@ -222,6 +226,20 @@ ClientConn::~ClientConn() {
   if (bev_ != nullptr) {
     bufferevent_free(bev_);
   }
+  ConnBuffers mine;
+  SwapBuffers(&mine);
+  server_->GiveBuffers(&mine);
+}
+
+void ClientConn::SwapBuffers(ConnBuffers* b) {
+  head_buf_.swap(b->head);
+  up_head_.swap(b->up_head);
+  resp_head_buf_.swap(b->resp_head);
+  req_.headers.swap(b->req_headers);
+  resp_.headers.swap(b->resp_headers);
+  out_headers_.swap(b->out_headers);
+  req_.connection_tokens.swap(b->req_tokens);
+  resp_.connection_tokens.swap(b->resp_tokens);
 }
 
 bool ClientConn::Start() {

@@ -609,17 +609,60 @@ void Server::ReaperCb(evutil_socket_t, short, void* arg) noexcept {
 void Server::Reap() {
   // Swap first: destructors may defer more frees.
   while (!dead_clients_.empty() || !dead_upstreams_.empty()) {
-    std::vector<ClientConn*> cs;
-    cs.swap(dead_clients_);
-    for (ClientConn* c : cs) {
+    reaping_clients_.swap(dead_clients_);
+    for (ClientConn* c : reaping_clients_) {
       delete c;
     }
-    std::vector<UpstreamConn*> us;
-    us.swap(dead_upstreams_);
-    for (UpstreamConn* u : us) {
+    reaping_clients_.clear();
+    reaping_upstreams_.swap(dead_upstreams_);
+    for (UpstreamConn* u : reaping_upstreams_) {
       delete u;
     }
+    reaping_upstreams_.clear();
   }
+}
+
+namespace {
+
+constexpr size_t kSpareBuffers = 64;
+// A set whose head strings or lists outgrew these goes back to the heap instead.
+constexpr size_t kSpareStringMax = 8192;
+constexpr size_t kSpareListMax = 64;
+
+}  // namespace
+
+bool Server::TakeBuffers(ConnBuffers* into) {
+  if (spare_buffers_.empty()) {
+    return false;
+  }
+  *into = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+  return true;
+}
+
+void Server::GiveBuffers(ConnBuffers* from) {
+  if (spare_buffers_.size() >= kSpareBuffers || from->head.capacity() > kSpareStringMax ||
+      from->up_head.capacity() > kSpareStringMax ||
+      from->resp_head.capacity() > kSpareStringMax ||
+      from->req_headers.capacity() > kSpareListMax ||
+      from->resp_headers.capacity() > kSpareListMax ||
+      from->out_headers.capacity() > kSpareListMax ||
+      from->req_tokens.capacity() > kSpareListMax ||
+      from->resp_tokens.capacity() > kSpareListMax) {
+    return;
+  }
+  from->head.clear();
+  from->up_head.clear();
+  from->resp_head.clear();
+  from->req_headers.clear();
+  from->resp_headers.clear();
+  from->out_headers.clear();
+  from->req_tokens.clear();
+  from->resp_tokens.clear();
+  if (spare_buffers_.capacity() == 0) {
+    spare_buffers_.reserve(kSpareBuffers);
+  }
+  spare_buffers_.push_back(std::move(*from));
 }
 
 UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m, bool tls, const std::string& tls_host) {

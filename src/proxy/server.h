@@ -13,11 +13,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "balancer/balancer.h"
 #include "config/config.h"
+#include "core/small_alloc.h"
 #include "http/parser.h"
 #include "http/rewrite.h"
 #include "proxy/access_log.h"
@@ -97,6 +99,22 @@ struct BevTimeouts {
 void SetBevTimeouts(bufferevent* bev, BevTimeouts* cache, int64_t read_ms, int64_t write_ms);
 void EnableRead(bufferevent* bev);
 
+// What a closed client connection leaves to the next one: the capacity of its
+// per-exchange strings and lists. Without it every new connection (one per request
+// under Connection: close) grows them from empty again, about a dozen heap
+// allocations. ClientConn swaps a spare set in when it is made and its own out when
+// it goes (ClientConn::SwapBuffers); Server keeps at most kSpareBuffers sets.
+struct ConnBuffers {
+  std::string head;       // ClientConn::head_buf_
+  std::string up_head;    // up_head_
+  std::string resp_head;  // resp_head_buf_
+  std::vector<http::Header> req_headers;
+  std::vector<http::Header> resp_headers;
+  std::vector<http::Header> out_headers;
+  std::vector<std::string_view> req_tokens;
+  std::vector<std::string_view> resp_tokens;
+};
+
 // A connection to a member. Owned by the Server; lent to one ClientConn at a
 // time, or idle in the pool.
 class UpstreamConn {
@@ -139,6 +157,14 @@ class ClientConn {
   ClientConn(Server* server, int fd, const sockaddr* peer, int peer_len, uint16_t local_port,
              bool tls);
   ~ClientConn();
+  // One per connection: from the small-block cache (core/small_alloc.h).
+  static void* operator new(size_t n) {
+    if (void* p = core::SmallAlloc(n)) {
+      return p;
+    }
+    throw std::bad_alloc();
+  }
+  static void operator delete(void* p) { core::SmallFree(p); }
   bool Start();
 
   // Called by UpstreamConn callbacks.
@@ -179,6 +205,7 @@ class ClientConn {
   void OnWrite();
   void OnEvent(short events);
   void OnTimer();
+  void SwapBuffers(ConnBuffers* b);
 
   void ProcessInput();
   void StartExchange();
@@ -323,6 +350,11 @@ class Server {
     return b < idle_.size() && m < idle_[b].size() && !idle_[b][m].empty();
   }
   void PutIdle(UpstreamConn* u);
+  // Spare ClientConn buffers (see ConnBuffers): TakeBuffers moves a spare set into
+  // *into (false when there is none); GiveBuffers keeps *from's capacity, emptied,
+  // when there is room and nothing in it grew unusually large.
+  bool TakeBuffers(ConnBuffers* into);
+  void GiveBuffers(ConnBuffers* from);
   // DirectIo (see there): puts `bev` (connected, not TLS) in direct mode;
   // takes its writes out (before the bufferevent is freed; the read event keeps
   // drover's callback, which works for any plain socket bufferevent).
@@ -395,6 +427,9 @@ class Server {
   size_t num_upstreams_ = 0;  // member connections, busy and idle
   std::vector<ClientConn*> dead_clients_;
   std::vector<UpstreamConn*> dead_upstreams_;
+  std::vector<ClientConn*> reaping_clients_;     // Reap()'s swap partners: their capacity
+  std::vector<UpstreamConn*> reaping_upstreams_;  // stays from one pass to the next
+  std::vector<ConnBuffers> spare_buffers_;
   event* reaper_ = nullptr;
   std::vector<DirectIo*> flush_;  // writers with output queued this loop pass
   event* flush_ev_ = nullptr;
