@@ -624,8 +624,9 @@ def perf_profile(kind, proc: Proc, port, scenario, ctx) -> str:
         return "no perf samples (perf_event_paranoid %s?)" % read_text(
             Path("/proc/sys/kernel/perf_event_paranoid")).strip()
     kernel = sum(pc for pc, k, _ in rows if k)
+    total = sum(pc for pc, _, _ in rows) or 100.0
     return "kernel %.0f%% of the samples; top: %s" % (
-        kernel, ", ".join("%s%s %.1f%%" % (name, " [k]" if k else "", pc)
+        100.0 * kernel / total, ", ".join("%s%s %.1f%%" % (name, " [k]" if k else "", pc)
                                  for pc, k, name in rows[:12]))
 
 
@@ -771,6 +772,50 @@ class Ctx:
     pass
 
 
+def measure_checked(p, s, w, ctx, problems):
+    """measure(), with what went wrong added to `problems`; None when it failed."""
+    try:
+        r = measure(p, s, w, ctx)
+    except Failure as e:
+        problems.append("%s %s w=%d: %s" % (p, s, w, e))
+        log("FAILED: %s" % e)
+        return None
+    errs = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
+    if r["non2xx"] or errs:
+        problems.append("%s %s w=%d: %d non-2xx, socket errors connect %d read %d "
+                        "write %d timeout %d" % (
+                            p, s, w, r["non2xx"], r["err_connect"], r["err_read"],
+                            r["err_write"], r["err_timeout"]))
+    if r.get("note"):
+        problems.append("%s %s w=%d: %s" % (p, s, w, r["note"]))
+    if p == "drover":
+        if "dist" in r:
+            d = r["dist"]
+            ok = abs(d[0] - d[1]) <= 1
+            msg = "distribution %s w=%d: backend b1 %d, b2 %d requests, " \
+                  "difference %d (%s)" % (s, w, d[0], d[1], abs(d[0] - d[1]),
+                                         "ok" if ok else "NOT within 1")
+            r["dist_msg"] = msg
+            log(msg)
+            if not ok:
+                problems.append("drover " + msg)
+        lines = [x for x in r.get("drover_log", "").splitlines() if x.strip()]
+        if lines:
+            problems.append("drover %s w=%d: %d error-log lines, e.g. %s" % (
+                s, w, len(lines), " | ".join(sorted(set(
+                    re.sub(r"^\S+ \S+ \[[^]]*\] ", "", x) for x in lines))[:3])))
+    return r
+
+
+def median_run(runs: list) -> dict:
+    """The run with the median CPU per request (the lower middle one of an even
+    number), with every run's figure in "cpu_runs"."""
+    order = sorted(runs, key=lambda r: r["cpu_us_per_req"])
+    row = dict(order[(len(order) - 1) // 2])
+    row["cpu_runs"] = [r["cpu_us_per_req"] for r in runs]
+    return row
+
+
 def replot(csv_path: Path, args) -> int:
     with open(csv_path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["proxy"] != "direct"]
@@ -831,6 +876,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="3 s per run (default 10 s)")
     ap.add_argument("--duration", type=int, default=None, help="seconds per measured run")
     ap.add_argument("--warmup", type=int, default=1, help="seconds of wrk before each run")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per proxy, taking turns; the table shows each proxy's median "
+                         "run by CPU per request")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=0,
                     help="wrk threads (default: 1 with <= 2 load cpus, else half of them)")
@@ -914,39 +962,21 @@ def main(argv=None) -> int:
                 log("%s: backend direct" % s)
                 rows.append(measure("direct", s, 1, ctx))
             for w in counts:
+                # With --repeat the proxies take turns, run after run, so that a change
+                # in the machine's background load hits all of them alike; each proxy's
+                # row is its run with the median CPU per request.
+                runs = {p: [] for p in proxies}
+                for rep in range(a.repeat):
+                    for p in proxies:
+                        log("%s: %s, %d worker(s)%s" % (
+                            s, p, w, " (run %d of %d)" % (rep + 1, a.repeat) if a.repeat > 1
+                            else ""))
+                        r = measure_checked(p, s, w, ctx, problems)
+                        if r is not None:
+                            runs[p].append(r)
                 for p in proxies:
-                    log("%s: %s, %d worker(s)" % (s, p, w))
-                    try:
-                        r = measure(p, s, w, ctx)
-                    except Failure as e:
-                        problems.append("%s %s w=%d: %s" % (p, s, w, e))
-                        log("FAILED: %s" % e)
-                        continue
-                    rows.append(r)
-                    errs = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
-                    if r["non2xx"] or errs:
-                        problems.append("%s %s w=%d: %d non-2xx, socket errors connect %d read %d "
-                                        "write %d timeout %d" % (
-                                            p, s, w, r["non2xx"], r["err_connect"], r["err_read"],
-                                            r["err_write"], r["err_timeout"]))
-                    if r.get("note"):
-                        problems.append("%s %s w=%d: %s" % (p, s, w, r["note"]))
-                    if p == "drover":
-                        if "dist" in r:
-                            d = r["dist"]
-                            ok = abs(d[0] - d[1]) <= 1
-                            msg = "distribution %s w=%d: backend b1 %d, b2 %d requests, " \
-                                  "difference %d (%s)" % (s, w, d[0], d[1], abs(d[0] - d[1]),
-                                                         "ok" if ok else "NOT within 1")
-                            r["dist_msg"] = msg
-                            log(msg)
-                            if not ok:
-                                problems.append("drover " + msg)
-                        lines = [x for x in r.get("drover_log", "").splitlines() if x.strip()]
-                        if lines:
-                            problems.append("drover %s w=%d: %d error-log lines, e.g. %s" % (
-                                s, w, len(lines), " | ".join(sorted(set(
-                                    re.sub(r"^\S+ \S+ \[[^]]*\] ", "", x) for x in lines))[:3])))
+                    if runs[p]:
+                        rows.append(median_run(runs[p]))
     except KeyboardInterrupt:
         log("interrupted: stopping everything")
         problems.append("interrupted")
@@ -982,6 +1012,11 @@ def main(argv=None) -> int:
         print(markdown(rows))
         print()
         for r in rows:
+            if len(r.get("cpu_runs", [])) > 1:
+                print("- %s %s w=%d: CPU µs/request in the %d runs %s (the median run is shown)" % (
+                    r["proxy"], r["scenario"], r["workers"], len(r["cpu_runs"]),
+                    " / ".join("%.1f" % x for x in r["cpu_runs"])))
+        for r in rows:
             if r.get("dist_msg"):
                 print("- drover " + r["dist_msg"])
         for r in rows:
@@ -990,8 +1025,15 @@ def main(argv=None) -> int:
                                             r["syscalls"]))
         for r in rows:
             if r.get("profile"):
-                print("- %s %s w=%d profile: %s" % (r["proxy"], r["scenario"], r["workers"],
-                                                    r["profile"]))
+                m = re.match(r"kernel (\d+)%", r["profile"])
+                split = ""
+                if m and r.get("cpu_us_per_req"):
+                    k = float(m.group(1)) / 100.0
+                    split = " (of its %.1f µs per request: kernel %.1f, user %.1f)" % (
+                        r["cpu_us_per_req"], k * r["cpu_us_per_req"],
+                        (1 - k) * r["cpu_us_per_req"])
+                print("- %s %s w=%d profile%s: %s" % (r["proxy"], r["scenario"], r["workers"],
+                                                      split, r["profile"]))
         if ctx.backend_procs != 1:
             print("- distribution check skipped (backends run %d processes each; stats are per "
                   "process; use --backend-procs 1)" % ctx.backend_procs)

@@ -1,6 +1,7 @@
 #include "core/small_alloc.h"
 
 #include <event2/event.h>
+#include <malloc.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -20,23 +21,18 @@
 namespace drover::core {
 namespace {
 
-constexpr size_t kGrain = 64;
-constexpr size_t kClasses = kSmallMax / kGrain;
-constexpr uint32_t kLarge = 0xffffffff;
+// The free lists follow glibc's own chunk sizes (16-byte steps; a chunk of size C
+// gives C - 8 usable bytes), so a cached block is an ordinary malloc block: it
+// needs no header, realloc() and free() take it as is, and malloc_usable_size()
+// tells its class when it comes back.
+constexpr size_t kStep = 16;
+constexpr size_t kOverhead = 8;  // glibc's size field
+constexpr size_t kClasses = (kSmallMax + kOverhead) / kStep + 1;
 // Each class holds at most kClassBytes of free blocks, and between kMinKeep and
 // kMaxKeep of them: 256 of 64 bytes, 64 of 4 KiB.
 constexpr size_t kClassBytes = 256 * 1024;
 constexpr size_t kMinKeep = 16;
 constexpr size_t kMaxKeep = 256;
-
-// 16 bytes before each block: its class (kLarge: not cached), and malloc's
-// alignment kept.
-struct alignas(16) Header {
-  uint32_t cls;
-  uint32_t unused;
-  uint64_t size;  // the usable size (for realloc)
-};
-static_assert(sizeof(Header) == 16, "header keeps 16-byte alignment");
 
 struct FreeBlock {
   FreeBlock* next;
@@ -51,23 +47,11 @@ struct Cache {
 
 thread_local Cache cache;
 
-constexpr size_t ClassSize(uint32_t cls) { return (cls + 1) * kGrain; }
-constexpr size_t Keep(uint32_t cls) {
-  size_t k = kClassBytes / ClassSize(cls);
+// The class (chunk size / 16) malloc(n) would use.
+constexpr size_t ClassOf(size_t n) { return n + kOverhead <= 32 ? 2 : (n + kOverhead + kStep - 1) / kStep; }
+constexpr size_t Keep(size_t cls) {
+  size_t k = kClassBytes / (cls * kStep);
   return k < kMinKeep ? kMinKeep : (k > kMaxKeep ? kMaxKeep : k);
-}
-
-Header* HeaderOf(void* p) { return static_cast<Header*>(p) - 1; }
-
-void* FromMalloc(size_t usable, uint32_t cls) {
-  auto* h = static_cast<Header*>(malloc(sizeof(Header) + usable));
-  if (h == nullptr) {
-    return nullptr;
-  }
-  h->cls = cls;
-  h->unused = 0;
-  h->size = usable;
-  return h + 1;
 }
 
 void* EventMalloc(size_t n) { return SmallAlloc(n); }
@@ -77,74 +61,42 @@ void EventFree(void* p) { SmallFree(p); }
 }  // namespace
 
 void* SmallAlloc(size_t n) {
-  if (n == 0) {
-    n = 1;
+  if (DROVER_SMALL_ALLOC_CACHE && n <= kSmallMax) {
+    Cache& c = cache;
+    size_t cls = ClassOf(n);
+    FreeBlock* b = c.head[cls];
+    if (b != nullptr) {
+      c.head[cls] = b->next;
+      --c.count[cls];
+      --c.blocks;
+      c.bytes -= cls * kStep;
+      return b;
+    }
   }
-  if (!DROVER_SMALL_ALLOC_CACHE || n > kSmallMax) {
-    return FromMalloc(n, kLarge);
-  }
-  auto cls = static_cast<uint32_t>((n - 1) / kGrain);
-  Cache& c = cache;
-  FreeBlock* b = c.head[cls];
-  if (b != nullptr) {
-    c.head[cls] = b->next;
-    --c.count[cls];
-    --c.blocks;
-    c.bytes -= ClassSize(cls);
-    return b;
-  }
-  return FromMalloc(ClassSize(cls), cls);
+  return malloc(n == 0 ? 1 : n);
 }
 
 void SmallFree(void* p) {
   if (p == nullptr) {
     return;
   }
-  Header* h = HeaderOf(p);
-  uint32_t cls = h->cls;
-  if (cls != kLarge) {
+  if (DROVER_SMALL_ALLOC_CACHE) {
+    size_t cls = (malloc_usable_size(p) + kOverhead) / kStep;
     Cache& c = cache;
-    if (c.count[cls] < Keep(cls)) {
+    if (cls < kClasses && c.count[cls] < Keep(cls)) {
       auto* b = static_cast<FreeBlock*>(p);
       b->next = c.head[cls];
       c.head[cls] = b;
       ++c.count[cls];
       ++c.blocks;
-      c.bytes += ClassSize(cls);
+      c.bytes += cls * kStep;
       return;
     }
   }
-  free(h);
+  free(p);
 }
 
-void* SmallRealloc(void* p, size_t n) {
-  if (p == nullptr) {
-    return SmallAlloc(n);
-  }
-  if (n == 0) {
-    SmallFree(p);
-    return nullptr;
-  }
-  Header* h = HeaderOf(p);
-  if (n <= h->size) {
-    return p;
-  }
-  if (h->cls == kLarge && n > kSmallMax) {
-    auto* g = static_cast<Header*>(realloc(h, sizeof(Header) + n));
-    if (g == nullptr) {
-      return nullptr;
-    }
-    g->size = n;
-    return g + 1;
-  }
-  void* q = SmallAlloc(n);
-  if (q == nullptr) {
-    return nullptr;
-  }
-  memcpy(q, p, h->size);
-  SmallFree(p);
-  return q;
-}
+void* SmallRealloc(void* p, size_t n) { return realloc(p, n); }
 
 size_t SmallCachedBlocks() { return cache.blocks; }
 size_t SmallCachedBytes() { return cache.bytes; }

@@ -8,8 +8,9 @@
 // loop pass that closes dozens of connections overflows the 7 entries a cache bin
 // holds either way; _int_malloc/_int_free with consolidation were a quarter of the
 // worker's instructions per request. Here a freed block up to kSmallMax bytes goes
-// on its size class's free list (64-byte classes, each bounded), and the next
-// allocation of that class takes it back in a few instructions.
+// on the free list of its glibc chunk size (each list bounded), and the next
+// allocation of that size takes it back in a few instructions. Blocks are plain
+// malloc blocks throughout: no header, no memory cost while in use.
 //
 // Under AddressSanitizer the cache is off (blocks go straight back to malloc), so
 // that use-after-free stays visible.
@@ -22,8 +23,8 @@ namespace drover::core {
 constexpr size_t kSmallMax = 4096;
 
 void* SmallAlloc(size_t n);
-void* SmallRealloc(void* p, size_t n);
-void SmallFree(void* p);
+void* SmallRealloc(void* p, size_t n);  // realloc()
+void SmallFree(void* p);                // also takes blocks from plain malloc()
 
 // Blocks cached now on this thread's free lists, and their bytes (for tests).
 size_t SmallCachedBlocks();
