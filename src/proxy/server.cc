@@ -264,39 +264,50 @@ ssize_t ReadInto(evbuffer* in, int fd, size_t want) {
   return r;
 }
 
+}  // namespace
+
+ssize_t DirectRead(bufferevent* bev) {
+  evbuffer* in = bev->input;
+  size_t len = evbuffer_get_length(in);
+  size_t high = bev->wm_read.high;
+  if (high != 0 && len >= high) {
+    errno = EAGAIN;  // libevent suspends reading at the mark
+    return -1;
+  }
+  size_t want = high != 0 ? std::min(kFirstRead, high - len) : kFirstRead;
+  evbuffer_unfreeze(in, 0);  // bufferevent_socket freezes its input's end
+  ssize_t r = ReadInto(in, bufferevent_getfd(bev), want);
+  if (r == static_cast<ssize_t>(want)) {
+    size_t more = kDirectReadMax - want;
+    if (high != 0) {
+      more = high > len + want ? std::min(more, high - len - want) : 0;
+    }
+    if (more > 0) {
+      // EAGAIN, EOF or an error here: the socket stays readable and the next read
+      // reports them.
+      (void)ReadInto(in, bufferevent_getfd(bev), more);
+    }
+    errno = 0;
+  }
+  int e = errno;
+  evbuffer_freeze(in, 0);
+  errno = e;
+  return r;
+}
+
+namespace {
+
 // Stands in for bufferevent_socket's read callback on its read event (see DirectIo):
 // the same contract (read timeout, EOF and errors to the event callback with reading
 // turned off, the read high-water mark, the read callback after data), without the
 // FIONREAD ioctl and the 4 KiB cap of evbuffer_read().
-void DirectReadCb(evutil_socket_t fd, short what, void* arg) noexcept {
+void DirectReadCb(evutil_socket_t, short what, void* arg) noexcept {
   auto* bev = static_cast<bufferevent*>(arg);
   short result = BEV_EVENT_READING;
   if (what == EV_TIMEOUT) {
     result |= BEV_EVENT_TIMEOUT;
   } else {
-    evbuffer* in = bev->input;
-    size_t len = evbuffer_get_length(in);
-    size_t high = bev->wm_read.high;
-    if (high != 0 && len >= high) {
-      return;  // libevent suspends reading at the mark; a stale activation
-    }
-    size_t want = high != 0 ? std::min(kFirstRead, high - len) : kFirstRead;
-    evbuffer_unfreeze(in, 0);  // bufferevent_socket freezes its input's end
-    ssize_t r = ReadInto(in, fd, want);
-    if (r == static_cast<ssize_t>(want)) {
-      size_t more = kDirectReadMax - want;
-      if (high != 0) {
-        more = high > len + want ? std::min(more, high - len - want) : 0;
-      }
-      if (more > 0) {
-        int e = errno;
-        // EAGAIN, EOF or an error here: the socket stays readable and the next event
-        // reports them.
-        (void)ReadInto(in, fd, more);
-        errno = e;
-      }
-    }
-    evbuffer_freeze(in, 0);
+    ssize_t r = DirectRead(bev);
     if (r > 0) {
       bufferevent_trigger(bev, EV_READ, 0);
       return;
