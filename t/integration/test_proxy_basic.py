@@ -5,6 +5,7 @@ rewriting, privileges, worker respawn, reload, and backend failures."""
 import os
 import re
 import signal
+import socket
 import threading
 import time
 import urllib.parse
@@ -219,6 +220,47 @@ def test_pipelined_requests(drover, backend):
     assert rs[3].body == dr.pattern(100000)
     assert rs[4].body == b"P\n"
     assert rest == b""
+
+
+def test_close_request_with_bytes_after_it_gets_its_whole_response(drover, backend):
+    """drover reads a whole Connection: close request at accept and then leaves the
+    socket unwatched. Bytes the client sends after it must not turn drover's close
+    into a reset that destroys the response: they are read before closing, and the
+    close lingers. A reset would raise ConnectionResetError here."""
+    b = backend("C")
+    d = app_proxy(drover, b)
+    before = b.stats()["requests"]
+    data = b""
+    with socket.create_connection((dr.LOOPBACK, d.port), timeout=10) as s:
+        s.sendall(b"GET /app/slow?ms=300 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        time.sleep(0.1)
+        s.sendall(b"GET /app/extra HTTP/1.1\r\nHost: h\r\n\r\n" * 50)
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+    rs, rest = dr.parse_responses(data)
+    assert [r.status for r in rs] == [200] and rs[0].complete and rs[0].body == b"C\n", data
+    assert rest == b""
+    # One proxied request (the other is this stats call): nothing after the close.
+    assert b.stats()["requests"] - before == 2
+
+
+def test_close_request_client_gone_while_member_works(drover, backend):
+    """The client of an unwatched Connection: close request leaves before the member
+    answers: drover finds out when it writes the response, and goes on serving."""
+    b = backend("G")
+    d = app_proxy(drover, b)
+    workers = sorted(d.worker_pids())
+    for _ in range(5):
+        with socket.create_connection((dr.LOOPBACK, d.port), timeout=10) as s:
+            s.sendall(b"GET /app/slow?ms=200 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                      b"\r\n")
+    time.sleep(0.5)
+    r = dr.request(d.port, "GET", "/app/after")
+    assert r.status == 200 and r.body == b"G\n"
+    assert sorted(d.worker_pids()) == workers
 
 
 def test_keepalive_client_reuses_one_backend_connection(drover, backend):
