@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import glob
 import grp
 import json
 import os
@@ -153,6 +154,22 @@ def cpu_ticks(pids) -> int:
         f = stat_fields(p)
         if f is not None:
             total += int(f[11]) + int(f[12])  # fields 14 and 15 of stat(5)
+    return total
+
+
+def sleeps(pids) -> int:
+    """Voluntary context switches summed over pids and their threads: how often the
+    proxy went to sleep (in epoll_wait, mostly) and had to be woken again."""
+    total = 0
+    for p in pids:
+        for st in glob.glob("/proc/%d/task/*/status" % p):
+            try:
+                with open(st) as f:
+                    for line in f:
+                        if line.startswith("voluntary_ctxt_switches:"):
+                            total += int(line.split()[1])
+            except (OSError, ValueError):
+                pass
     return total
 
 
@@ -489,10 +506,11 @@ def measure(kind, scenario, workers, ctx) -> dict:
             run_wrk(port, scenario, a.warmup, ctx.threads, a.connections, ctx.load_cpus)
         before = settle(backends) if counted and proc is not None else None
         pids = tree(root_pid)
-        t0 = cpu_ticks(pids)
+        t0, z0 = cpu_ticks(pids), sleeps(pids)
         res = run_wrk(port, scenario, a.duration, ctx.threads, a.connections, ctx.load_cpus)
         pids_after = tree(root_pid)
-        t1 = cpu_ticks(set(pids) | set(pids_after))
+        t1, z1 = cpu_ticks(set(pids) | set(pids_after)), sleeps(set(pids) | set(pids_after))
+        row["sleeps_per_req"] = (z1 - z0) / res["requests"]
         row.update(res)
         if proc is not None:
             if kind == "haproxy":
@@ -651,8 +669,8 @@ def add_ratios(rows):
 
 def markdown(rows) -> str:
     head = ("| scenario | proxy | workers | req/s | req/s per core | p50 ms | p99 ms | "
-            "CPU µs/req | CPU/req vs nginx | req/s vs nginx | proxy CPU % | worker max RSS MiB "
-            "| upstream conns/1k req | non-2xx | socket errors |")
+            "CPU µs/req | CPU/req vs nginx | req/s vs nginx | proxy CPU % | sleeps/req "
+            "| worker max RSS MiB | upstream conns/1k req | non-2xx | socket errors |")
     out = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         errs = r.get("err_connect", 0) + r.get("err_read", 0) + r.get("err_write", 0) + \
@@ -660,13 +678,13 @@ def markdown(rows) -> str:
         err_text = "0" if not errs else "c%d r%d w%d t%d" % (
             r["err_connect"], r["err_read"], r["err_write"], r["err_timeout"])
         name = "direct (1 backend)" if r["proxy"] == "direct" else r["proxy"]
-        out.append("|" + " %s |" * 15 % (
+        out.append("|" + " %s |" * 16 % (
             r["scenario"], name, r["workers"] if r["proxy"] != "direct" else "-",
             fmt(r.get("rps"), ",.0f"), fmt(r.get("rps_per_core"), ",.0f"),
             fmt(r.get("p50_ms"), ".2f"), fmt(r.get("p99_ms"), ".2f"),
             fmt(r.get("cpu_us_per_req"), ".1f"), fmt(r.get("cpu_ratio_nginx"), ".2f"),
             fmt(r.get("rps_ratio_nginx"), ".2f"), fmt(100 * r.get("cpu_util", 0), ".0f"),
-            fmt(r.get("rss_kib", 0) / 1024.0, ".1f"), fmt(r.get("upstream_conns_per_1k"), ".1f"),
+            fmt(r.get("sleeps_per_req"), ".2f"), fmt(r.get("rss_kib", 0) / 1024.0, ".1f"), fmt(r.get("upstream_conns_per_1k"), ".1f"),
             r.get("non2xx", 0), err_text))
     return "\n".join(out)
 
@@ -674,6 +692,7 @@ def markdown(rows) -> str:
 CSV_FIELDS = ["date", "host", "nproc", "cpu_model", "scenario", "proxy", "workers", "proxy_cpus",
               "load_cpus", "wrk_threads", "connections", "duration_s", "requests", "rps",
               "rps_per_core", "p50_ms", "p99_ms", "cpu_s", "cpu_us_per_req", "cpu_util",
+              "sleeps_per_req",
               "rss_kib", "upstream_conns_per_1k", "non2xx", "err_connect", "err_read",
               "err_write", "err_timeout", "cpu_ratio_nginx", "rps_ratio_nginx",
               "backend1_requests", "backend2_requests", "syscalls"]
@@ -691,8 +710,9 @@ def write_csv(path: Path, rows, ctx):
                      duration_s=ctx.args.duration)
             if r.get("dist"):
                 d["backend1_requests"], d["backend2_requests"] = r["dist"][0], r["dist"][1]
-            for k in ("cpu_s", "cpu_us_per_req", "cpu_util", "rps_per_core", "cpu_ratio_nginx",
-                      "rps_ratio_nginx", "p50_ms", "p99_ms", "upstream_conns_per_1k"):
+            for k in ("cpu_s", "cpu_us_per_req", "cpu_util", "sleeps_per_req", "rps_per_core",
+                      "cpu_ratio_nginx", "rps_ratio_nginx", "p50_ms", "p99_ms",
+                      "upstream_conns_per_1k"):
                 if isinstance(d.get(k), float):
                     d[k] = "%.4g" % d[k]
             w.writerow(d)
