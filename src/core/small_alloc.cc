@@ -48,7 +48,9 @@ struct Cache {
 thread_local Cache cache;
 
 // The class (chunk size / 16) malloc(n) would use.
-constexpr size_t ClassOf(size_t n) { return n + kOverhead <= 32 ? 2 : (n + kOverhead + kStep - 1) / kStep; }
+constexpr size_t ClassOf(size_t n) {
+  return n + kOverhead <= 32 ? 2 : (n + kOverhead + kStep - 1) / kStep;
+}
 constexpr size_t Keep(size_t cls) {
   size_t k = kClassBytes / (cls * kStep);
   return k < kMinKeep ? kMinKeep : (k > kMaxKeep ? kMaxKeep : k);
