@@ -251,35 +251,14 @@ bool ClientConn::Start() {
     return false;
   }
   bufferevent_setcb(bev_, ReadCb, WriteCb, EventCb, this);
-  // The first request must arrive within RequestHeaderTimeout.
-  ArmTimer(server_->server_config().request_header_timeout_ms);
   if (tls_) {
     bufferevent_enable(bev_, EV_WRITE);
-    bufferevent_enable(bev_, EV_READ);
-    return true;
-  }
-  server_->EnableDirectIo(&out_, bev_);  // before reading starts: it changes the read event
-  // Read at once: on a busy server the request is usually here already. When that
-  // read holds a whole request that asks to close, the socket never needs watching:
-  // no epoll registration and removal (two system calls, about 2.5 µs, per
-  // connection under Connection: close). Like Apache, drover then notices a client
-  // that goes away while the member works only when it writes the response.
-  ssize_t r = DirectRead(bev_);
-  if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-    return false;  // gone before sending a byte
-  }
-  if (r > 0) {
-    OnRead();
-    if (state_ == State::kClosed) {
-      return true;  // answered and closed already (Close() queued it for freeing)
-    }
-    if (state_ == State::kProxying && req_body_done_ && client_asked_close_ && !websocket_ &&
-        local_ == 0) {
-      read_deferred_ = true;
-      return true;
-    }
+  } else {
+    server_->EnableDirectIo(&out_, bev_);  // before reading starts: it changes the read event
   }
   bufferevent_enable(bev_, EV_READ);
+  // The first request must arrive within RequestHeaderTimeout.
+  ArmTimer(server_->server_config().request_header_timeout_ms);
   return true;
 }
 
@@ -2022,11 +2001,6 @@ void ClientConn::StartLinger() {
     ERR_clear_error();
   }
   evbuffer* pending = bufferevent_get_input(bev_);
-  if (read_deferred_ && evbuffer_get_length(pending) == 0) {
-    // The socket was not read since the request: bytes sent after it are still in
-    // the kernel, where a close would turn them into a reset. Read them to know.
-    (void)DirectRead(bev_);
-  }
   if (client_asked_close_ && req_body_done_ && evbuffer_get_length(pending) == 0) {
     // The client asked for the close (Connection: close, or HTTP/1.0 without
     // keep-alive) and its request was read to the end: it has nothing more to

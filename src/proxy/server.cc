@@ -264,8 +264,9 @@ ssize_t ReadInto(evbuffer* in, int fd, size_t want) {
   return r;
 }
 
-}  // namespace
-
+// DirectIo's read on a plain socket bufferevent, into its input: one readv() of up
+// to kFirstRead and, when that fills, one of up to kDirectReadMax (within the read
+// high-water mark). Returns the first readv()'s result, errno set when it is -1.
 ssize_t DirectRead(bufferevent* bev) {
   evbuffer* in = bev->input;
   size_t len = evbuffer_get_length(in);
@@ -294,8 +295,6 @@ ssize_t DirectRead(bufferevent* bev) {
   errno = e;
   return r;
 }
-
-namespace {
 
 // Stands in for bufferevent_socket's read callback on its read event (see DirectIo):
 // the same contract (read timeout, EOF and errors to the event callback with reading

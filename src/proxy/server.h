@@ -97,10 +97,6 @@ struct BevTimeouts {
   int64_t write_ms = -1;
 };
 void SetBevTimeouts(bufferevent* bev, BevTimeouts* cache, int64_t read_ms, int64_t write_ms);
-// DirectIo's read on a plain socket bufferevent, into its input: one readv() of up to
-// 1 KiB and, when that fills, one of up to 64 KiB (within the read high-water mark).
-// Returns the first readv()'s result, with errno set when it is -1 (EAGAIN at the mark).
-ssize_t DirectRead(bufferevent* bev);
 void EnableRead(bufferevent* bev);
 
 // What a closed client connection leaves to the next one: the capacity of its
@@ -273,9 +269,6 @@ class ClientConn {
   bool client_eof_ = false;
   bool client_asked_close_ = false;  // the last request said it is the last
   bool nodelay_ = false;             // TCP_NODELAY set on the client socket
-  // Not watching the socket: the first read, made at accept, held a whole request
-  // that asked to close, so nothing more is read (see Start()).
-  bool read_deferred_ = false;
   uint64_t requests_ = 0;
 
   // The current exchange.

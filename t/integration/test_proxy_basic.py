@@ -223,10 +223,9 @@ def test_pipelined_requests(drover, backend):
 
 
 def test_close_request_with_bytes_after_it_gets_its_whole_response(drover, backend):
-    """drover reads a whole Connection: close request at accept and then leaves the
-    socket unwatched. Bytes the client sends after it must not turn drover's close
-    into a reset that destroys the response: they are read before closing, and the
-    close lingers. A reset would raise ConnectionResetError here."""
+    """Bytes a client sends after a Connection: close request (while the member
+    works) must not turn drover's close into a reset that destroys the response:
+    the close lingers. A reset would raise ConnectionResetError here."""
     b = backend("C")
     d = app_proxy(drover, b)
     before = b.stats()["requests"]
@@ -248,8 +247,8 @@ def test_close_request_with_bytes_after_it_gets_its_whole_response(drover, backe
 
 
 def test_close_request_client_gone_while_member_works(drover, backend):
-    """The client of an unwatched Connection: close request leaves before the member
-    answers: drover finds out when it writes the response, and goes on serving."""
+    """Clients of Connection: close requests leave before the member answers: the
+    worker survives and goes on serving."""
     b = backend("G")
     d = app_proxy(drover, b)
     workers = sorted(d.worker_pids())
