@@ -760,9 +760,14 @@ def plot(path: Path, rows, worker_counts, ctx, ncpu=None) -> bool:
                             f.write("%d %.0f\n" % (w, r[0]["rps_per_core"]))
                     f.write("\n\n")
                     blocks.append((s, p))
+        pcpus = getattr(ctx, "proxy_cpus", None)
+        xlabel = "workers (= proxy cores)"
+        if pcpus and max(worker_counts) > len(pcpus):
+            xlabel = "workers (on at most %d proxy core%s)" % (len(pcpus),
+                                                           "" if len(pcpus) == 1 else "s")
         script = ("set terminal pngcairo size 1400,450 noenhanced\nset output '%s'\n" % path
                   + "set multiplot layout 1,%d title '%s'\n" % (len(scen), title)
-                  + "set xlabel 'workers (= proxy cores)'\nset ylabel 'req/s per core'\n"
+                  + "set xlabel '%s'\nset ylabel 'req/s per core'\n" % xlabel
                   + "set logscale x 2\nset yrange [0:*]\nset grid\nset key bottom left\n")
         for s in scen:
             parts = ["'%s' index %d using 1:2 with linespoints title '%s'" % (data, i, p)
@@ -849,6 +854,8 @@ def replot(csv_path: Path, args) -> int:
     ctx.args = args
     args.connections = int(rows[0]["connections"])
     ctx.cpu_model = rows[0]["cpu_model"]
+    ctx.proxy_cpus = sorted({c for r in rows for c in r.get("proxy_cpus", "").split(",")
+                             if c.isdigit()})
     ctx.tmp = Path(tempfile.mkdtemp(prefix="drover-replot-"))
     try:
         counts = sorted({r["workers"] for r in rows})
