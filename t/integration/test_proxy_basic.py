@@ -251,7 +251,7 @@ def test_close_request_client_gone_while_member_works(drover, backend):
     worker survives and goes on serving."""
     b = backend("G")
     d = app_proxy(drover, b)
-    workers = sorted(d.worker_pids())
+    workers = sorted(d.wait_workers())
     for _ in range(5):
         with socket.create_connection((dr.LOOPBACK, d.port), timeout=10) as s:
             s.sendall(b"GET /app/slow?ms=200 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
