@@ -543,7 +543,7 @@ def measure(kind, scenario, workers, ctx) -> dict:
         if a.syscalls and proc is not None:
             row["syscalls"] = syscall_profile(kind, proc, port, scenario, ctx)
         if a.profile and proc is not None:
-            row["profile"] = perf_profile(kind, proc, port, scenario, ctx)
+            row["kernel_share"], row["profile"] = perf_profile(kind, proc, port, scenario, ctx)
         if proc is not None and not proc.running():
             row["note"] = "%s exited during the run with %s" % (kind, proc.popen.returncode)
         return row
@@ -619,13 +619,14 @@ def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
         "%s %.2f" % (name, c / requests) for c, name in counts[:6]) + note
 
 
-def perf_profile(kind, proc: Proc, port, scenario, ctx) -> str:
+def perf_profile(kind, proc: Proc, port, scenario, ctx) -> tuple:
     """Where the proxy's CPU goes, kernel included: `perf record -e cpu-clock` (a
     software clock, so it works where hardware counters do not) attached to the
-    workers for an extra run; returns the kernel's share and the top symbols."""
+    workers for an extra run. Returns (the kernel's share of the samples or None,
+    a text with it and the top symbols)."""
     perf = shutil.which("perf")
     if not perf:
-        return "perf not installed (apt-get install linux-perf)"
+        return None, "perf not installed (apt-get install linux-perf)"
     data = ctx.tmp / ("perf-%s-%s-%d.data" % (kind, scenario, proc.pid))
     args = [perf, "record", "-q", "-e", "cpu-clock", "-F", "4999", "-o", str(data),
             "-p", ",".join(str(p) for p in worker_pids(kind, proc))]
@@ -639,12 +640,11 @@ def perf_profile(kind, proc: Proc, port, scenario, ctx) -> str:
         if m:
             rows.append((float(m.group(1)), m.group(2) == "k", m.group(3)))
     if not rows:
-        return "no perf samples (perf_event_paranoid %s?)" % read_text(
+        return None, "no perf samples (perf_event_paranoid %s?)" % read_text(
             Path("/proc/sys/kernel/perf_event_paranoid")).strip()
-    kernel = sum(pc for pc, k, _ in rows if k)
-    total = sum(pc for pc, _, _ in rows) or 100.0
-    return "kernel %.0f%% of the samples; top: %s" % (
-        100.0 * kernel / total, ", ".join("%s%s %.1f%%" % (name, " [k]" if k else "", pc)
+    share = sum(pc for pc, k, _ in rows if k) / (sum(pc for pc, _, _ in rows) or 100.0)
+    return share, "kernel %.0f%% of the samples; top: %s" % (
+        100.0 * share, ", ".join("%s%s %.1f%%" % (name, " [k]" if k else "", pc)
                                  for pc, k, name in rows[:12]))
 
 
@@ -1052,10 +1052,9 @@ def main(argv=None) -> int:
                                             r["syscalls"]))
         for r in rows:
             if r.get("profile"):
-                m = re.match(r"kernel (\d+)%", r["profile"])
+                k = r.get("kernel_share")
                 split = ""
-                if m and r.get("cpu_us_per_req"):
-                    k = float(m.group(1)) / 100.0
+                if k is not None and r.get("cpu_us_per_req"):
                     split = " (of its %.1f µs per request: kernel %.1f, user %.1f)" % (
                         r["cpu_us_per_req"], k * r["cpu_us_per_req"],
                         (1 - k) * r["cpu_us_per_req"])

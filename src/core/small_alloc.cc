@@ -5,18 +5,6 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define DROVER_SMALL_ALLOC_CACHE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define DROVER_SMALL_ALLOC_CACHE 0
-#endif
-#endif
-#ifndef DROVER_SMALL_ALLOC_CACHE
-#define DROVER_SMALL_ALLOC_CACHE 1
-#endif
 
 namespace drover::core {
 namespace {
@@ -42,7 +30,6 @@ struct Cache {
   FreeBlock* head[kClasses] = {};
   uint32_t count[kClasses] = {};
   size_t blocks = 0;
-  size_t bytes = 0;
 };
 
 thread_local Cache cache;
@@ -63,7 +50,7 @@ void EventFree(void* p) { SmallFree(p); }
 }  // namespace
 
 void* SmallAlloc(size_t n) {
-  if (DROVER_SMALL_ALLOC_CACHE && n <= kSmallMax) {
+  if (kSmallAllocCache && n <= kSmallMax) {
     Cache& c = cache;
     size_t cls = ClassOf(n);
     FreeBlock* b = c.head[cls];
@@ -71,7 +58,6 @@ void* SmallAlloc(size_t n) {
       c.head[cls] = b->next;
       --c.count[cls];
       --c.blocks;
-      c.bytes -= cls * kStep;
       return b;
     }
   }
@@ -82,7 +68,7 @@ void SmallFree(void* p) {
   if (p == nullptr) {
     return;
   }
-  if (DROVER_SMALL_ALLOC_CACHE) {
+  if (kSmallAllocCache) {
     size_t cls = (malloc_usable_size(p) + kOverhead) / kStep;
     Cache& c = cache;
     if (cls < kClasses && c.count[cls] < Keep(cls)) {
@@ -91,7 +77,6 @@ void SmallFree(void* p) {
       c.head[cls] = b;
       ++c.count[cls];
       ++c.blocks;
-      c.bytes += cls * kStep;
       return;
     }
   }
@@ -101,7 +86,6 @@ void SmallFree(void* p) {
 void* SmallRealloc(void* p, size_t n) { return realloc(p, n); }
 
 size_t SmallCachedBlocks() { return cache.blocks; }
-size_t SmallCachedBytes() { return cache.bytes; }
 
 void UseSmallAllocForLibevent() { event_set_mem_functions(EventMalloc, EventRealloc, EventFree); }
 

@@ -22,13 +22,24 @@ namespace drover::core {
 
 constexpr size_t kSmallMax = 4096;
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSmallAllocCache = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSmallAllocCache = false;
+#else
+constexpr bool kSmallAllocCache = true;
+#endif
+#else
+constexpr bool kSmallAllocCache = true;
+#endif
+
 void* SmallAlloc(size_t n);
 void* SmallRealloc(void* p, size_t n);  // realloc()
 void SmallFree(void* p);                // also takes blocks from plain malloc()
 
-// Blocks cached now on this thread's free lists, and their bytes (for tests).
+// Blocks cached now on this thread's free lists (for tests).
 size_t SmallCachedBlocks();
-size_t SmallCachedBytes();
 
 // Routes libevent's allocations through SmallAlloc; must run before any other
 // libevent call.

@@ -278,6 +278,7 @@ ssize_t DirectRead(bufferevent* bev) {
   size_t want = high != 0 ? std::min(kFirstRead, high - len) : kFirstRead;
   evbuffer_unfreeze(in, 0);  // bufferevent_socket freezes its input's end
   ssize_t r = ReadInto(in, bufferevent_getfd(bev), want);
+  int e = errno;
   if (r == static_cast<ssize_t>(want)) {
     size_t more = kDirectReadMax - want;
     if (high != 0) {
@@ -288,9 +289,7 @@ ssize_t DirectRead(bufferevent* bev) {
       // reports them.
       (void)ReadInto(in, bufferevent_getfd(bev), more);
     }
-    errno = 0;
   }
-  int e = errno;
   evbuffer_freeze(in, 0);
   errno = e;
   return r;
@@ -641,6 +640,31 @@ constexpr size_t kSpareListMax = 64;
 
 }  // namespace
 
+bool ConnBuffers::Oversized() const {
+  for (const std::string* s : {&head, &up_head, &resp_head}) {
+    if (s->capacity() > kSpareStringMax) {
+      return true;
+    }
+  }
+  for (const auto* h : {&req_headers, &resp_headers, &out_headers}) {
+    if (h->capacity() > kSpareListMax) {
+      return true;
+    }
+  }
+  return req_tokens.capacity() > kSpareListMax || resp_tokens.capacity() > kSpareListMax;
+}
+
+void ConnBuffers::Clear() {
+  head.clear();
+  up_head.clear();
+  resp_head.clear();
+  req_headers.clear();
+  resp_headers.clear();
+  out_headers.clear();
+  req_tokens.clear();
+  resp_tokens.clear();
+}
+
 bool Server::TakeBuffers(ConnBuffers* into) {
   if (spare_buffers_.empty()) {
     return false;
@@ -651,24 +675,10 @@ bool Server::TakeBuffers(ConnBuffers* into) {
 }
 
 void Server::GiveBuffers(ConnBuffers* from) {
-  if (spare_buffers_.size() >= kSpareBuffers || from->head.capacity() > kSpareStringMax ||
-      from->up_head.capacity() > kSpareStringMax ||
-      from->resp_head.capacity() > kSpareStringMax ||
-      from->req_headers.capacity() > kSpareListMax ||
-      from->resp_headers.capacity() > kSpareListMax ||
-      from->out_headers.capacity() > kSpareListMax ||
-      from->req_tokens.capacity() > kSpareListMax ||
-      from->resp_tokens.capacity() > kSpareListMax) {
+  if (spare_buffers_.size() >= kSpareBuffers || from->Oversized()) {
     return;
   }
-  from->head.clear();
-  from->up_head.clear();
-  from->resp_head.clear();
-  from->req_headers.clear();
-  from->resp_headers.clear();
-  from->out_headers.clear();
-  from->req_tokens.clear();
-  from->resp_tokens.clear();
+  from->Clear();
   if (spare_buffers_.capacity() == 0) {
     spare_buffers_.reserve(kSpareBuffers);
   }

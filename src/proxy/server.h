@@ -113,6 +113,9 @@ struct ConnBuffers {
   std::vector<http::Header> out_headers;
   std::vector<std::string_view> req_tokens;
   std::vector<std::string_view> resp_tokens;
+
+  bool Oversized() const;  // something grew past what is worth keeping
+  void Clear();            // empties everything, keeping the capacity
 };
 
 // A connection to a member. Owned by the Server; lent to one ClientConn at a

@@ -10,17 +10,7 @@
 namespace drover::core {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kCache = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kCache = false;
-#else
-constexpr bool kCache = true;
-#endif
-#else
-constexpr bool kCache = true;
-#endif
+constexpr bool kCache = kSmallAllocCache;
 
 TEST(SmallAlloc, FreedBlockIsReusedForTheSameClass) {
   if (!kCache) {
