@@ -1,8 +1,15 @@
 #include "core/strings.h"
 
+#include <charconv>
 #include <climits>
 
 namespace drover::core {
+
+void AppendUint(uint64_t v, std::string* out) {
+  char buf[20];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, static_cast<size_t>(r.ptr - buf));
+}
 
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {

@@ -20,6 +20,8 @@ std::string_view Trim(std::string_view s);
 std::vector<std::string_view> SplitWords(std::string_view s);
 // Splits on `sep`, trimming each field; empty fields are kept.
 std::vector<std::string_view> Split(std::string_view s, char sep);
+// Appends `v` in decimal.
+void AppendUint(uint64_t v, std::string* out);
 
 // Decimal integer in [min, max]; no sign unless min < 0, no spaces, no overflow.
 std::optional<int64_t> ParseInt(std::string_view s, int64_t min, int64_t max);

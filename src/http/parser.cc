@@ -919,6 +919,63 @@ bool IsHopByHop(std::string_view name) {
   return core::IStartsWith(name, "proxy-");
 }
 
+FieldName ClassifyFieldName(std::string_view n) {
+  FieldName f = FieldName::kOther;
+  switch (n.size()) {
+    case 2:
+      f = NameIs(n, "te") ? FieldName::kHopByHop : f;
+      break;
+    case 3:
+      f = NameIs(n, "uri") ? FieldName::kUri : NameIs(n, "via") ? FieldName::kVia : f;
+      break;
+    case 4:
+      f = NameIs(n, "host") ? FieldName::kHost : f;
+      break;
+    case 6:
+      f = NameIs(n, "expect") ? FieldName::kExpect : f;
+      break;
+    case 7:
+      f = NameIs(n, "trailer") || NameIs(n, "upgrade") ? FieldName::kHopByHop : f;
+      break;
+    case 8:
+      f = NameIs(n, "location") ? FieldName::kLocation : f;
+      break;
+    case 10:
+      f = NameIs(n, "connection") || NameIs(n, "keep-alive") ? FieldName::kHopByHop
+          : NameIs(n, "set-cookie")                          ? FieldName::kSetCookie
+                                                             : f;
+      break;
+    case 11:
+      f = NameIs(n, "destination") ? FieldName::kDestination : f;
+      break;
+    case 14:
+      f = NameIs(n, "content-length") ? FieldName::kContentLength : f;
+      break;
+    case 15:
+      f = NameIs(n, "x-forwarded-for") ? FieldName::kXForwardedFor : f;
+      break;
+    case 16:
+      f = NameIs(n, "content-location")   ? FieldName::kContentLocation
+          : NameIs(n, "x-forwarded-host") ? FieldName::kXForwardedHost
+                                          : f;
+      break;
+    case 17:
+      f = NameIs(n, "transfer-encoding")   ? FieldName::kHopByHop
+          : NameIs(n, "x-forwarded-proto") ? FieldName::kXForwardedProto
+                                           : f;
+      break;
+    case 18:
+      f = NameIs(n, "x-forwarded-server") ? FieldName::kXForwardedServer : f;
+      break;
+    default:
+      break;
+  }
+  if (f == FieldName::kOther && n.size() >= 6 && NameIs(n.substr(0, 6), "proxy-")) {
+    f = FieldName::kHopByHop;  // Proxy-* (this includes Proxy-Connection)
+  }
+  return f;
+}
+
 bool IsListedIn(std::string_view name, const std::vector<std::string_view>& tokens) {
   for (std::string_view t : tokens) {
     if (IEquals(name, t)) {

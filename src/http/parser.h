@@ -136,6 +136,28 @@ ParseResult ParseResponseHead(const char* buf, size_t len, const Limits& limits,
 // true for Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
 // Transfer-Encoding, Upgrade and any Proxy-* field (case-insensitive).
 bool IsHopByHop(std::string_view name);
+
+// The field names the proxy treats specially when it forwards a head, told apart
+// with one switch on the length (case-insensitive). kHopByHop is every name
+// IsHopByHop() is true for. `name` must be a token, as parsed heads' names are.
+enum class FieldName : uint8_t {
+  kOther,
+  kHopByHop,
+  kHost,
+  kContentLength,
+  kExpect,
+  kLocation,
+  kContentLocation,
+  kUri,
+  kDestination,
+  kSetCookie,
+  kVia,
+  kXForwardedFor,
+  kXForwardedHost,
+  kXForwardedServer,
+  kXForwardedProto,
+};
+FieldName ClassifyFieldName(std::string_view name);
 // true when `name` is one of `tokens` (case-insensitive).
 bool IsListedIn(std::string_view name, const std::vector<std::string_view>& tokens);
 

@@ -63,12 +63,6 @@ void AppendTime(int64_t us, std::string_view fmt, std::string* out) {
   out->push_back(']');
 }
 
-void AppendUint(uint64_t v, std::string* out) {
-  char buf[24];
-  int n = snprintf(buf, sizeof(buf), "%llu", static_cast<unsigned long long>(v));
-  out->append(buf, static_cast<size_t>(n));
-}
-
 void AppendEnv(std::string_view name, const LogRecord& r, std::string* out) {
   if (name == "BALANCER_NAME") {
     AppendDashIfEmpty(r.balancer, out);
@@ -136,19 +130,19 @@ void FormatAccessLog(std::string_view format, const LogRecord& r, std::string* o
         AppendEscaped(r.target, out);
         out->append(r.minor == 0 ? " HTTP/1.0" : " HTTP/1.1");
         break;
-      case 's': AppendUint(static_cast<uint64_t>(r.status), out); break;
+      case 's': core::AppendUint(static_cast<uint64_t>(r.status), out); break;
       case 'b':
         if (r.body_bytes == 0) {
           out->push_back('-');
         } else {
-          AppendUint(r.body_bytes, out);
+          core::AppendUint(r.body_bytes, out);
         }
         break;
-      case 'B': AppendUint(r.body_bytes, out); break;
-      case 'I': AppendUint(r.bytes_received, out); break;
-      case 'O': AppendUint(r.bytes_sent, out); break;
-      case 'D': AppendUint(static_cast<uint64_t>(r.duration_us), out); break;
-      case 'T': AppendUint(static_cast<uint64_t>(r.duration_us / 1000000), out); break;
+      case 'B': core::AppendUint(r.body_bytes, out); break;
+      case 'I': core::AppendUint(r.bytes_received, out); break;
+      case 'O': core::AppendUint(r.bytes_sent, out); break;
+      case 'D': core::AppendUint(static_cast<uint64_t>(r.duration_us), out); break;
+      case 'T': core::AppendUint(static_cast<uint64_t>(r.duration_us / 1000000), out); break;
       case 'm': AppendEscaped(r.method, out); break;
       case 'U': AppendEscaped(r.path, out); break;
       case 'q':
@@ -160,8 +154,8 @@ void FormatAccessLog(std::string_view format, const LogRecord& r, std::string* o
       case 'H': out->append(r.minor == 0 ? "HTTP/1.0" : "HTTP/1.1"); break;
       case 'v':
       case 'V': AppendEscaped(r.server_name, out); break;
-      case 'p': AppendUint(r.local_port, out); break;
-      case 'P': AppendUint(r.pid, out); break;
+      case 'p': core::AppendUint(r.local_port, out); break;
+      case 'P': core::AppendUint(r.pid, out); break;
       case 'k': out->push_back(r.keep_alive ? '1' : '0'); break;
       case 'X': out->push_back(r.keep_alive ? '+' : '-'); break;
       case 'i': AppendDashIfEmpty(FindHeader(r.request_headers, arg), out); break;

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -814,33 +815,47 @@ void ClientConn::BuildUpstreamHead() {
   std::string_view xfs_prev;
   std::string_view via_prev;
   for (const auto& h : req_.headers) {
-    if (http::IsHopByHop(h.name) || http::IsListedIn(h.name, req_.connection_tokens)) {
+    const http::FieldName field = http::ClassifyFieldName(h.name);
+    if (!req_.connection_tokens.empty() && http::IsListedIn(h.name, req_.connection_tokens)) {
       continue;
     }
-    if (core::IEquals(h.name, "host") || core::IEquals(h.name, "content-length") ||
-        core::IEquals(h.name, "expect")) {
-      continue;
-    }
-    if (sc.add_headers) {
-      if (core::IEquals(h.name, "x-forwarded-for")) {
-        xff_prev = h.value;  // merged below (the last one; repeated fields are rare)
+    switch (field) {
+      case http::FieldName::kHopByHop:
+      case http::FieldName::kHost:
+      case http::FieldName::kContentLength:
+      case http::FieldName::kExpect:
         continue;
-      }
-      if (core::IEquals(h.name, "x-forwarded-host")) {
-        xfh_prev = h.value;
-        continue;
-      }
-      if (core::IEquals(h.name, "x-forwarded-server")) {
-        xfs_prev = h.value;
-        continue;
-      }
-      if (core::IEquals(h.name, "x-forwarded-proto")) {
-        continue;  // ours replaces the client's: it must not be spoofable
-      }
-    }
-    if (sc.via && core::IEquals(h.name, "via")) {
-      via_prev = h.value;
-      continue;
+      case http::FieldName::kXForwardedFor:
+        if (sc.add_headers) {
+          xff_prev = h.value;  // merged below (the last one; repeated fields are rare)
+          continue;
+        }
+        break;
+      case http::FieldName::kXForwardedHost:
+        if (sc.add_headers) {
+          xfh_prev = h.value;
+          continue;
+        }
+        break;
+      case http::FieldName::kXForwardedServer:
+        if (sc.add_headers) {
+          xfs_prev = h.value;
+          continue;
+        }
+        break;
+      case http::FieldName::kXForwardedProto:
+        if (sc.add_headers) {
+          continue;  // ours replaces the client's: it must not be spoofable
+        }
+        break;
+      case http::FieldName::kVia:
+        if (sc.via) {
+          via_prev = h.value;
+          continue;
+        }
+        break;
+      default:
+        break;
     }
     AppendHeader(&up_head_, h.name, h.value);
   }
@@ -882,7 +897,7 @@ void ClientConn::BuildUpstreamHead() {
   }
   if (req_.body == http::BodyKind::kLength) {
     up_head_.append("Content-Length: ");
-    up_head_.append(std::to_string(req_.content_length));
+    core::AppendUint(req_.content_length, &up_head_);
     up_head_.append("\r\n");
   } else if (req_.body == http::BodyKind::kChunked) {
     up_head_.append("Transfer-Encoding: chunked\r\n");
@@ -1191,7 +1206,7 @@ void ClientConn::SendResponseHead() {
   std::string& h = up_head_;  // reuse the buffer: the request head was sent already
   h.clear();
   h.append("HTTP/1.1 ");
-  h.append(std::to_string(resp_.status));
+  core::AppendUint(static_cast<uint64_t>(resp_.status), &h);
   h.push_back(' ');
   h.append(resp_.reason);
   h.append("\r\n");
@@ -1227,30 +1242,39 @@ void ClientConn::SendResponseHead() {
   rewritten_.clear();
   rewritten_.reserve(resp_.headers.size() + 1);
   out_headers_.clear();
+  const bool cookie_maps =
+      !server_->cookie_domain_maps().empty() || !server_->cookie_path_maps().empty();
   for (const auto& hd : resp_.headers) {
-    if (http::IsHopByHop(hd.name) || http::IsListedIn(hd.name, resp_.connection_tokens)) {
+    const http::FieldName field = http::ClassifyFieldName(hd.name);
+    if (field == http::FieldName::kHopByHop ||
+        (!resp_.connection_tokens.empty() && http::IsListedIn(hd.name, resp_.connection_tokens))) {
       continue;
     }
-    if (core::IEquals(hd.name, "content-length") && resp_.body != http::BodyKind::kNone) {
+    if (field == http::FieldName::kContentLength && resp_.body != http::BodyKind::kNone) {
       continue;  // written below from the parsed value
     }
     std::string_view value = hd.value;
-    if (core::IEquals(hd.name, "location") || core::IEquals(hd.name, "content-location") ||
-        core::IEquals(hd.name, "uri") || core::IEquals(hd.name, "destination")) {
-      auto nv = http::ReverseMapUrl(hd.value, server_->reverse_maps(), tls_ ? "https" : "http",
-                                    client_host_);
-      if (nv) {
-        rewritten_.push_back(std::move(*nv));
-        value = rewritten_.back();
-      }
-    } else if (core::IEquals(hd.name, "set-cookie") &&
-               (!server_->cookie_domain_maps().empty() || !server_->cookie_path_maps().empty())) {
-      auto nv = http::RewriteSetCookie(hd.value, server_->cookie_domain_maps(),
-                                       server_->cookie_path_maps());
-      if (nv) {
-        rewritten_.push_back(std::move(*nv));
-        value = rewritten_.back();
-      }
+    std::optional<std::string> nv;
+    switch (field) {
+      case http::FieldName::kLocation:
+      case http::FieldName::kContentLocation:
+      case http::FieldName::kUri:
+      case http::FieldName::kDestination:
+        nv = http::ReverseMapUrl(hd.value, server_->reverse_maps(), tls_ ? "https" : "http",
+                                 client_host_);
+        break;
+      case http::FieldName::kSetCookie:
+        if (cookie_maps) {
+          nv = http::RewriteSetCookie(hd.value, server_->cookie_domain_maps(),
+                                      server_->cookie_path_maps());
+        }
+        break;
+      default:
+        break;
+    }
+    if (nv) {
+      rewritten_.push_back(std::move(*nv));
+      value = rewritten_.back();
     }
     AppendHeader(&h, hd.name, value);
     out_headers_.push_back({hd.name, value});
@@ -1268,7 +1292,7 @@ void ClientConn::SendResponseHead() {
   }
   if (resp_.body == http::BodyKind::kLength) {
     h.append("Content-Length: ");
-    h.append(std::to_string(resp_.content_length));
+    core::AppendUint(resp_.content_length, &h);
     h.append("\r\n");
   } else if (resp_.body == http::BodyKind::kChunked && !dechunk_) {
     h.append("Transfer-Encoding: chunked\r\n");
@@ -1829,7 +1853,7 @@ void ClientConn::RunStatus() {
   std::string& h = up_head_;
   h.clear();
   h.append("HTTP/1.1 ");
-  h.append(std::to_string(r.status));
+  core::AppendUint(static_cast<uint64_t>(r.status), &h);
   h.push_back(' ');
   h.append(StatusReason(r.status));
   h.append("\r\n");
@@ -1840,7 +1864,7 @@ void ClientConn::RunStatus() {
     AppendHeader(&h, kv.first, kv.second);
   }
   h.append("Content-Length: ");
-  h.append(std::to_string(r.body.size()));
+  core::AppendUint(r.body.size(), &h);
   h.append(keep_alive_ ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
   evbuffer* out = bufferevent_get_output(bev_);
   evbuffer_add(out, h.data(), h.size());

@@ -183,6 +183,7 @@ bool Server::Init() {
   }
   idle_.resize(config_->balancers.size());
   addrs_.resize(config_->balancers.size());
+  configured_members_.assign(config_->balancers.size(), 0);
   ResolveMembers();
 
   for (const auto& r : sc.reverse) {
@@ -267,7 +268,7 @@ ssize_t ReadInto(evbuffer* in, int fd, size_t want) {
 // DirectIo's read on a plain socket bufferevent, into its input: one readv() of up
 // to kFirstRead and, when that fills, one of up to kDirectReadMax (within the read
 // high-water mark). Returns the first readv()'s result, errno set when it is -1.
-ssize_t DirectRead(bufferevent* bev) {
+ssize_t DirectRead(bufferevent* bev, evutil_socket_t fd) {
   evbuffer* in = bev->input;
   size_t len = evbuffer_get_length(in);
   size_t high = bev->wm_read.high;
@@ -277,7 +278,7 @@ ssize_t DirectRead(bufferevent* bev) {
   }
   size_t want = high != 0 ? std::min(kFirstRead, high - len) : kFirstRead;
   evbuffer_unfreeze(in, 0);  // bufferevent_socket freezes its input's end
-  ssize_t r = ReadInto(in, bufferevent_getfd(bev), want);
+  ssize_t r = ReadInto(in, fd, want);
   int e = errno;
   if (r == static_cast<ssize_t>(want)) {
     size_t more = kDirectReadMax - want;
@@ -287,7 +288,7 @@ ssize_t DirectRead(bufferevent* bev) {
     if (more > 0) {
       // EAGAIN, EOF or an error here: the socket stays readable and the next read
       // reports them.
-      (void)ReadInto(in, bufferevent_getfd(bev), more);
+      (void)ReadInto(in, fd, more);
     }
   }
   evbuffer_freeze(in, 0);
@@ -299,15 +300,22 @@ ssize_t DirectRead(bufferevent* bev) {
 // the same contract (read timeout, EOF and errors to the event callback with reading
 // turned off, the read high-water mark, the read callback after data), without the
 // FIONREAD ioctl and the 4 KiB cap of evbuffer_read().
-void DirectReadCb(evutil_socket_t, short what, void* arg) noexcept {
+void DirectReadCb(evutil_socket_t fd, short what, void* arg) noexcept {
   auto* bev = static_cast<bufferevent*>(arg);
   short result = BEV_EVENT_READING;
   if (what == EV_TIMEOUT) {
     result |= BEV_EVENT_TIMEOUT;
   } else {
-    ssize_t r = DirectRead(bev);
+    ssize_t r = DirectRead(bev, fd);
     if (r > 0) {
-      bufferevent_trigger(bev, EV_READ, 0);
+      // What bufferevent_trigger(bev, EV_READ, 0) does here, without its reference
+      // count and lock: drover sets no read low-water mark, no deferred callbacks
+      // and no locks on these bufferevents. A callback that frees the bufferevent
+      // leaves its memory to libevent's finalizer, which runs later from the loop;
+      // nothing here touches bev after the call.
+      if (bev->readcb != nullptr) {
+        bev->readcb(bev, bev->cbarg);
+      }
       return;
     }
     if (r < 0) {
@@ -344,6 +352,7 @@ void Server::EnableDirectIo(DirectIo* w, bufferevent* bev) {
   }
   w->server = this;
   w->bev = bev;
+  w->fd = bufferevent_getfd(bev);
   w->queued = false;
   InstallDirectRead(bev);
   evbuffer* out = bufferevent_get_output(bev);
@@ -381,8 +390,10 @@ void Server::OutputCb(evbuffer*, const evbuffer_cb_info* info, void* arg) noexce
     return;
   }
   w->queued = true;
+  if (w->server->flush_.empty()) {
+    event_active(w->server->flush_ev_, EV_TIMEOUT, 0);  // already active otherwise
+  }
   w->server->flush_.push_back(w);
-  event_active(w->server->flush_ev_, EV_TIMEOUT, 0);
 }
 
 void Server::FlushCb(evutil_socket_t, short, void* arg) noexcept {
@@ -405,7 +416,7 @@ void Server::FlushWriters() {
       // bufferevent_socket keeps its output's front frozen so that only its
       // own write callback drains it; thaw it for this write.
       evbuffer_unfreeze(out, 1);
-      int n = evbuffer_write(out, bufferevent_getfd(bev));
+      int n = evbuffer_write(out, w->fd);
       evbuffer_freeze(out, 1);
       if (n < 0 || evbuffer_get_length(out) != 0) {
         // EAGAIN: wait for POLLOUT. An error: libevent's write meets it again
@@ -436,6 +447,7 @@ void Server::ResolveMembers() {
     idle_[b].reserve(cap);
     addrs_[b].resize(bc.members.size());
     idle_[b].resize(bc.members.size());
+    configured_members_[b] = static_cast<uint32_t>(bc.members.size());
     for (size_t m = 0; m < bc.members.size(); ++m) {
       const auto& mc = bc.members[m];
       MemberAddr& a = addrs_[b][m];
@@ -454,7 +466,7 @@ void Server::ResolveMembers() {
   }
 }
 
-MemberAddr* Server::member_addr(uint32_t b, uint32_t m) {
+MemberAddr* Server::RuntimeMemberAddr(uint32_t b, uint32_t m) {
   if (b >= addrs_.size()) {
     return nullptr;
   }

@@ -86,6 +86,7 @@ struct MemberAddr {
 struct DirectIo {
   Server* server = nullptr;
   bufferevent* bev = nullptr;  // null: not in direct mode
+  evutil_socket_t fd = -1;     // bev's socket
   bool queued = false;         // in Server::flush_
 };
 
@@ -380,7 +381,15 @@ class Server {
   const config::Config& config() const { return *config_; }
   const config::ServerConfig& server_config() const { return config_->server; }
   balancer::Balancer* balancer(int i) { return &balancers_[static_cast<size_t>(i)]; }
-  MemberAddr* member_addr(uint32_t b, uint32_t m);
+  // Member `m` of balancer `b`'s address, nullptr when there is none. Configured
+  // members are a lookup (several per request); members added at run time go
+  // through RuntimeMemberAddr.
+  MemberAddr* member_addr(uint32_t b, uint32_t m) {
+    if (b < configured_members_.size() && m < configured_members_[b]) {
+      return &addrs_[b][m];
+    }
+    return RuntimeMemberAddr(b, m);
+  }
   status::StatusContext* status() { return status_.get(); }
   const std::vector<http::ReverseMap>& reverse_maps() const { return reverse_maps_; }
   const std::vector<http::CookieMap>& cookie_domain_maps() const { return cookie_domain_; }
@@ -410,6 +419,7 @@ class Server {
   void Reap();
   void FlushWriters();
   void ResolveMembers();
+  MemberAddr* RuntimeMemberAddr(uint32_t b, uint32_t m);
 
   event_base* base_;
   std::shared_ptr<const config::Config> config_;
@@ -417,6 +427,7 @@ class Server {
   int access_log_fd_;
   std::vector<balancer::Balancer> balancers_;
   std::vector<std::vector<MemberAddr>> addrs_;
+  std::vector<uint32_t> configured_members_;  // per balancer: addrs_[b][0..n) resolved
   std::string status_secret_;
   std::unique_ptr<status::StatusContext> status_;
   std::vector<std::vector<std::vector<UpstreamConn*>>> idle_;

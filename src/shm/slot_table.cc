@@ -333,25 +333,6 @@ bool SlotTable::Valid() const {
          header_->num_members == num_member_slots_;
 }
 
-BalancerSlot* SlotTable::balancer(uint32_t b) const {
-  if (b >= num_balancers_) {
-    return nullptr;
-  }
-  return &balancers_[b];
-}
-
-MemberSlot* SlotTable::member(uint32_t b, uint32_t m) const {
-  BalancerSlot* bs = balancer(b);
-  if (bs == nullptr || m >= bs->capacity) {
-    return nullptr;
-  }
-  uint64_t idx = static_cast<uint64_t>(bs->first_member) + m;
-  if (idx >= num_member_slots_) {
-    return nullptr;
-  }
-  return &members_[idx];
-}
-
 LockGuard::LockGuard(BalancerSlot* slot) : slot_(slot) {
   if (slot_ == nullptr) {
     return;

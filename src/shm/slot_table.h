@@ -114,11 +114,18 @@ class SlotTable {
   const Header& header() const { return *header_; }
   bool Valid() const;  // magic, abi and size check (workers call it after fork)
   uint32_t num_balancers() const { return header_->num_balancers; }
-  // nullptr when out of range.
-  BalancerSlot* balancer(uint32_t b) const;
+  // nullptr when out of range. Inline: the proxy asks several times per request.
+  BalancerSlot* balancer(uint32_t b) const { return b < num_balancers_ ? &balancers_[b] : nullptr; }
   // Member `m` of balancer `b` (0-based within the balancer); nullptr when out of range
   // of the balancer's capacity.
-  MemberSlot* member(uint32_t b, uint32_t m) const;
+  MemberSlot* member(uint32_t b, uint32_t m) const {
+    BalancerSlot* bs = balancer(b);
+    if (bs == nullptr || m >= bs->capacity) {
+      return nullptr;
+    }
+    uint64_t idx = static_cast<uint64_t>(bs->first_member) + m;
+    return idx < num_member_slots_ ? &members_[idx] : nullptr;
+  }
   static std::string MakeKey(std::string_view balancer, std::string_view url);
 
  private:

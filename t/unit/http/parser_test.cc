@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace drover::http {
@@ -1040,6 +1041,65 @@ TEST(HttpHopByHop, KnownFields) {
   for (const char* n : {"Host", "Content-Length", "Trailers", "Tee", "X-Proxy-Id", "Proxy",
                         "Cookie", "Upgrade-Insecure-Requests"}) {
     EXPECT_FALSE(IsHopByHop(n)) << n;
+  }
+}
+
+TEST(HttpHopByHop, ClassifyFieldNameAgreesWithIsHopByHop) {
+  for (const char* n : {"Connection",
+                        "keep-alive",
+                        "Proxy-Connection",
+                        "TE",
+                        "Trailer",
+                        "transfer-encoding",
+                        "UPGRADE",
+                        "Proxy-Authorization",
+                        "proxy-authenticate",
+                        "Proxy-",
+                        "Host",
+                        "Content-Length",
+                        "Trailers",
+                        "Tee",
+                        "X-Proxy-Id",
+                        "Proxy",
+                        "Cookie",
+                        "Upgrade-Insecure-Requests",
+                        "Via",
+                        "Set-Cookie",
+                        "Location",
+                        "X-Forwarded-Proto",
+                        "Proxy-Location"}) {
+    EXPECT_EQ(ClassifyFieldName(n) == FieldName::kHopByHop, IsHopByHop(n)) << n;
+  }
+}
+
+TEST(HttpHopByHop, ClassifyFieldNameSpecialFields) {
+  const std::pair<const char*, FieldName> cases[] = {
+      {"host", FieldName::kHost},
+      {"HOST", FieldName::kHost},
+      {"Content-Length", FieldName::kContentLength},
+      {"expect", FieldName::kExpect},
+      {"Location", FieldName::kLocation},
+      {"content-location", FieldName::kContentLocation},
+      {"URI", FieldName::kUri},
+      {"Destination", FieldName::kDestination},
+      {"Set-Cookie", FieldName::kSetCookie},
+      {"via", FieldName::kVia},
+      {"X-Forwarded-For", FieldName::kXForwardedFor},
+      {"x-forwarded-host", FieldName::kXForwardedHost},
+      {"X-Forwarded-Server", FieldName::kXForwardedServer},
+      {"X-FORWARDED-PROTO", FieldName::kXForwardedProto},
+      // Same sizes, other names.
+      {"hosts", FieldName::kOther},
+      {"Hast", FieldName::kOther},
+      {"Set-Cookie2", FieldName::kOther},
+      {"Content-Lengtx", FieldName::kOther},
+      {"X-Forwarded-Fox", FieldName::kOther},
+      {"Cookie", FieldName::kOther},
+      {"Vias", FieldName::kOther},
+      {"", FieldName::kOther},
+  };
+  for (const auto& [name, want] : cases) {
+    EXPECT_EQ(ClassifyFieldName(name), want) << name;
   }
 }
 
