@@ -4,6 +4,7 @@
 // watermark backpressure, and answers local errors. Runs in workers only.
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <unistd.h>
@@ -29,6 +30,14 @@ constexpr size_t kLowWater = 64 * 1024;
 constexpr size_t kClientReadMax = 64 * 1024;
 // Body pieces up to this size are copied into a TLS client's last output chain.
 constexpr size_t kTlsCoalesceMax = 4096;
+// Splicing (see ClientConn::MaybeStartSplice): bodies with at least kSpliceMin bytes
+// still to come; at most kSpliceQueued bytes already queued for the client go into
+// the pipe ahead of them; one splice() from the member moves at most kSpliceChunk.
+// Measured here (bench/compare.py, alternating runs): a 64 KiB body costs the same
+// CPU either way, a 1 MiB body 17 % less spliced.
+constexpr uint64_t kSpliceMin = 64 * 1024;
+constexpr size_t kSpliceQueued = 16 * 1024;
+constexpr size_t kSpliceChunk = 256 * 1024;
 constexpr int64_t kLingerMs = 2000;
 // Largest request body the balancer-manager accepts (forms and JSON edits).
 constexpr uint64_t kLocalBodyMax = 64 * 1024;
@@ -212,6 +221,7 @@ ClientConn::ClientConn(Server* server, int fd, const sockaddr* peer, int peer_le
 }
 
 ClientConn::~ClientConn() {
+  server_->GivePipe(&pipe_, pipe_bytes_ == 0);  // splicing when the worker stops
   if (up_ != nullptr) {
     server_->DeferFree(up_);
     up_ = nullptr;
@@ -936,6 +946,8 @@ void ClientConn::OnUpstreamConnected() {
     return;
   }
   BuildUpstreamHead();
+  // A plain client may get the body spliced: see the head before reading on.
+  up_->out_.head_first = !tls_;
   ++up_->requests_;
   evbuffer_add(bufferevent_get_output(up_->bev_), up_head_.data(), up_head_.size());
   up_bytes_out_ += up_head_.size();
@@ -1181,6 +1193,7 @@ bool ClientConn::HandleResponseHead() {
       resp_.Clear();
       continue;
     }
+    up_->out_.head_first = false;  // the final head: reads may go on past it
     if (resp_.status == 101) {
       if (!websocket_ || !req_body_done_) {
         UpstreamFailed(502, "member switched protocols without an upgrade request");
@@ -1330,11 +1343,16 @@ void ClientConn::PumpResponseBody() {
   if (up_ == nullptr || resp_state_ != RespState::kBody) {
     return;
   }
+  if (splicing_) {
+    PumpSplice();
+    return;
+  }
   evbuffer* in = bufferevent_get_input(up_->bev_);
   evbuffer* out = bufferevent_get_output(bev_);
   while (resp_state_ == RespState::kBody) {
     size_t avail = evbuffer_get_length(in);
     if (avail == 0) {
+      MaybeStartSplice();
       return;
     }
     if (evbuffer_get_length(out) >= kHighWater) {
@@ -1462,6 +1480,138 @@ void ClientConn::MoveToClient(evbuffer* in, evbuffer* out, size_t n) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Splicing
+//
+// A Content-Length body with at least kSpliceMin bytes still to come, from a plain
+// member connection to a plain client, goes from socket to socket through a pipe
+// with splice(2): the kernel hands on page references instead of copying every byte
+// into drover and out again. What is already queued for the client (the head, the
+// body bytes read with it) goes into the pipe first, so the bytes keep their order
+// and the client gets head and body in one write. Splicing lasts while the client
+// keeps up: when its socket is full (EAGAIN) or fails, or when the member fails,
+// times out or closes early, EndSplice() puts what is left in the pipe back in front
+// of the client's output and the ordinary path (evbuffers, backpressure, the error
+// handling) takes over. HAProxy does the same with "option splice-response".
+
+// Starts splicing when the body allows it; true when it did.
+bool ClientConn::MaybeStartSplice() {
+  if (tls_ || up_ == nullptr || up_->tls_ || proto_ != nullptr || resp_state_ != RespState::kBody ||
+      resp_.body != http::BodyKind::kLength || resp_remaining_ < kSpliceMin ||
+      out_.bev == nullptr || up_->out_.bev == nullptr ||
+      (bufferevent_get_enabled(bev_) & EV_WRITE) != 0) {  // the client's socket was full
+    return false;
+  }
+  evbuffer* out = bufferevent_get_output(bev_);
+  const size_t queued = evbuffer_get_length(out);
+  if (queued > kSpliceQueued || evbuffer_get_length(bufferevent_get_input(up_->bev_)) != 0 ||
+      !server_->TakePipe(&pipe_)) {
+    return false;
+  }
+  splicing_ = true;
+  if (queued > 0) {
+    evbuffer_unfreeze(out, 1);  // bufferevent_socket freezes its output's front
+    int n = evbuffer_write(out, pipe_.fd[1]);
+    evbuffer_freeze(out, 1);
+    pipe_bytes_ = n > 0 ? static_cast<size_t>(n) : 0;
+    if (pipe_bytes_ != queued) {  // an empty pipe takes that much: not expected
+      EndSplice();
+      return false;
+    }
+  }
+  up_->out_.splice_read = true;
+  PumpSplice();
+  return true;
+}
+
+// Member socket -> pipe -> client socket, for as long as both move.
+void ClientConn::PumpSplice() {
+  const int up_fd = up_->out_.fd;
+  const int client_fd = out_.fd;
+  for (;;) {
+    bool progress = false;
+    if (resp_remaining_ > 0) {
+      size_t want =
+          resp_remaining_ < kSpliceChunk ? static_cast<size_t>(resp_remaining_) : kSpliceChunk;
+      ssize_t n =
+          splice(up_fd, nullptr, pipe_.fd[1], nullptr, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        size_t got = static_cast<size_t>(n);
+        pipe_bytes_ += got;
+        resp_remaining_ -= got;
+        resp_body_bytes_ += got;
+        resp_bytes_ += got;
+        up_bytes_in_ += got;
+        progress = true;
+      } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        // The member closed before the end of the body, or failed: as for a read.
+        const short what = BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR);
+        const int e = errno;
+        EndSplice();
+        bufferevent_disable(up_->bev_, EV_READ);
+        errno = e;
+        OnUpstreamEvent(what);
+        return;
+      }
+    }
+    if (pipe_bytes_ > 0) {
+      ssize_t n = splice(pipe_.fd[0], nullptr, client_fd, nullptr, pipe_bytes_,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n <= 0) {
+        // EAGAIN: the client's socket is full, the ordinary write waits for it. An
+        // error: the ordinary write meets it again and reports it.
+        EndSplice();
+        if (resp_remaining_ == 0) {
+          resp_state_ = RespState::kDone;
+          FinishResponse();
+        }
+        return;
+      }
+      pipe_bytes_ -= static_cast<size_t>(n);
+      progress = true;
+    }
+    if (resp_remaining_ == 0 && pipe_bytes_ == 0) {
+      EndSplice();
+      resp_state_ = RespState::kDone;
+      FinishResponse();
+      return;
+    }
+    if (!progress) {
+      return;  // the member's socket is empty: its read event calls again
+    }
+  }
+}
+
+// Back to the ordinary path: the pipe's bytes go in front of the client's output.
+void ClientConn::EndSplice() {
+  if (!splicing_) {
+    return;
+  }
+  splicing_ = false;
+  if (up_ != nullptr) {
+    up_->out_.splice_read = false;
+  }
+  if (pipe_bytes_ > 0 && bev_ != nullptr) {
+    evbuffer* tmp = evbuffer_new();
+    while (tmp != nullptr && pipe_bytes_ > 0) {
+      int n = evbuffer_read(tmp, pipe_.fd[0], static_cast<int>(pipe_bytes_));
+      if (n <= 0) {
+        break;
+      }
+      pipe_bytes_ -= static_cast<size_t>(n);
+    }
+    if (tmp != nullptr) {
+      evbuffer* out = bufferevent_get_output(bev_);
+      evbuffer_unfreeze(out, 1);
+      evbuffer_prepend_buffer(out, tmp);
+      evbuffer_freeze(out, 1);
+      evbuffer_free(tmp);
+    }
+  }
+  server_->GivePipe(&pipe_, pipe_bytes_ == 0);
+  pipe_bytes_ = 0;
+}
+
 void ClientConn::FinishResponse() {
   // The response is complete (as far as the member goes).
   bool reusable = resp_.keep_alive && req_body_done_ && !resp_close_delimited_;
@@ -1493,6 +1643,7 @@ void ClientConn::FinishResponse() {
 }
 
 void ClientConn::ReleaseUpstream(bool reusable) {
+  EndSplice();
   if (member_started_ && balancer_ != nullptr) {
     balancer_->OnRequestEnd(static_cast<uint32_t>(member_), up_bytes_in_, up_bytes_out_);
     member_started_ = false;
@@ -1502,6 +1653,7 @@ void ClientConn::ReleaseUpstream(bool reusable) {
   }
   UpstreamConn* u = up_;
   up_ = nullptr;
+  u->out_.head_first = false;
   if (up_paused_) {
     up_paused_ = false;
   }
@@ -1558,6 +1710,7 @@ void ClientConn::OnUpstreamEvent(short events) {
   if (up_ == nullptr) {
     return;
   }
+  EndSplice();
   if (state_ == State::kTunnel) {
     if ((events & BEV_EVENT_TIMEOUT) != 0) {
       MemberAddr* a = server_->member_addr(balancer_->index(), static_cast<uint32_t>(member_));
@@ -1662,6 +1815,7 @@ void ClientConn::OnUpstreamEvent(short events) {
 void ClientConn::FailOver() {
   UpstreamConn* u = up_;
   up_ = nullptr;
+  u->out_.head_first = false;
   proto_ = nullptr;
   if (u != nullptr) {
     server_->DeferFree(u);

@@ -152,6 +152,10 @@ Server::~Server() {
     delete c;
   }
   Reap();
+  for (Pipe& p : spare_pipes_) {
+    close(p.fd[0]);
+    close(p.fd[1]);
+  }
   for (auto& per_b : idle_) {
     for (auto& per_m : per_b) {
       for (UpstreamConn* u : per_m) {
@@ -266,12 +270,14 @@ ssize_t ReadInto(evbuffer* in, int fd, size_t want) {
 }
 
 // DirectIo's read on a plain socket bufferevent, into its input: one readv() of up
-// to kFirstRead and, when that fills, one of up to kDirectReadMax (within the read
-// high-water mark). Returns the first readv()'s result, errno set when it is -1.
-ssize_t DirectRead(bufferevent* bev, evutil_socket_t fd) {
+// to kFirstRead and, when that fills and `more`, one of up to kDirectReadMax
+// (within the read high-water mark). Returns the first readv()'s result, errno set
+// when it is -1; *filled tells whether the first read filled.
+ssize_t DirectRead(bufferevent* bev, evutil_socket_t fd, bool more, bool* filled) {
   evbuffer* in = bev->input;
   size_t len = evbuffer_get_length(in);
   size_t high = bev->wm_read.high;
+  *filled = false;
   if (high != 0 && len >= high) {
     errno = EAGAIN;  // libevent suspends reading at the mark
     return -1;
@@ -281,14 +287,15 @@ ssize_t DirectRead(bufferevent* bev, evutil_socket_t fd) {
   ssize_t r = ReadInto(in, fd, want);
   int e = errno;
   if (r == static_cast<ssize_t>(want)) {
-    size_t more = kDirectReadMax - want;
+    *filled = true;
+    size_t rest = kDirectReadMax - want;
     if (high != 0) {
-      more = high > len + want ? std::min(more, high - len - want) : 0;
+      rest = high > len + want ? std::min(rest, high - len - want) : 0;
     }
-    if (more > 0) {
+    if (more && rest > 0) {
       // EAGAIN, EOF or an error here: the socket stays readable and the next read
       // reports them.
-      (void)ReadInto(in, fd, more);
+      (void)ReadInto(in, fd, rest);
     }
   }
   evbuffer_freeze(in, 0);
@@ -296,25 +303,59 @@ ssize_t DirectRead(bufferevent* bev, evutil_socket_t fd) {
   return r;
 }
 
+// What bufferevent_trigger(bev, EV_READ, 0) does here, without its reference count
+// and lock: drover sets no read low-water mark, no deferred callbacks and no locks on
+// these bufferevents. A callback that frees the bufferevent leaves its memory to
+// libevent's finalizer, which runs later from the loop.
+void RunReadCb(bufferevent* bev) {
+  if (bev->readcb != nullptr) {
+    bev->readcb(bev, bev->cbarg);
+  }
+}
+
 // Stands in for bufferevent_socket's read callback on its read event (see DirectIo):
 // the same contract (read timeout, EOF and errors to the event callback with reading
 // turned off, the read high-water mark, the read callback after data), without the
 // FIONREAD ioctl and the 4 KiB cap of evbuffer_read().
+//
+// The event's argument stays the bufferevent: libevent's finalizer takes it from
+// there. A member connection's DirectIo (splice_read, head_first) is found through
+// the bufferevent's callback argument.
 void DirectReadCb(evutil_socket_t fd, short what, void* arg) noexcept {
   auto* bev = static_cast<bufferevent*>(arg);
+  UpstreamConn* u =
+      bev->readcb == UpstreamConn::ReadCb ? static_cast<UpstreamConn*>(bev->cbarg) : nullptr;
+  DirectIo* w = u != nullptr ? &u->out_ : nullptr;
   short result = BEV_EVENT_READING;
   if (what == EV_TIMEOUT) {
     result |= BEV_EVENT_TIMEOUT;
+  } else if (w != nullptr && w->splice_read) {
+    RunReadCb(bev);  // the owner reads the socket
+    return;
   } else {
-    ssize_t r = DirectRead(bev, fd);
+    const bool head_first = w != nullptr && w->head_first;
+    bool filled = false;
+    ssize_t r = DirectRead(bev, fd, !head_first, &filled);
     if (r > 0) {
-      // What bufferevent_trigger(bev, EV_READ, 0) does here, without its reference
-      // count and lock: drover sets no read low-water mark, no deferred callbacks
-      // and no locks on these bufferevents. A callback that frees the bufferevent
-      // leaves its memory to libevent's finalizer, which runs later from the loop;
-      // nothing here touches bev after the call.
-      if (bev->readcb != nullptr) {
-        bev->readcb(bev, bev->cbarg);
+      RunReadCb(bev);
+      // Nothing below touches bev unless it is still w's and in direct mode.
+      if (head_first && filled && w->bev == bev && u->owner_ != nullptr && !w->splice_read &&
+          (bufferevent_get_enabled(bev) & EV_READ) != 0) {
+        // The response goes on and its owner does not splice it: read on.
+        evbuffer* in = bev->input;
+        size_t len = evbuffer_get_length(in);
+        size_t high = bev->wm_read.high;
+        size_t rest = high == 0    ? kDirectReadMax
+                      : high > len ? std::min(kDirectReadMax, high - len)
+                                   : 0;
+        if (rest > 0) {
+          evbuffer_unfreeze(in, 0);
+          ssize_t m = ReadInto(in, fd, rest);
+          evbuffer_freeze(in, 0);
+          if (m > 0) {
+            RunReadCb(bev);
+          }
+        }
       }
       return;
     }
@@ -354,6 +395,8 @@ void Server::EnableDirectIo(DirectIo* w, bufferevent* bev) {
   w->bev = bev;
   w->fd = bufferevent_getfd(bev);
   w->queued = false;
+  w->splice_read = false;
+  w->head_first = false;
   InstallDirectRead(bev);
   evbuffer* out = bufferevent_get_output(bev);
   evbuffer_add_cb(out, OutputCb, w);
@@ -684,6 +727,38 @@ bool Server::TakeBuffers(ConnBuffers* into) {
   *into = std::move(spare_buffers_.back());
   spare_buffers_.pop_back();
   return true;
+}
+
+constexpr size_t kSparePipes = 16;
+constexpr int kPipeSize = 256 * 1024;
+
+bool Server::TakePipe(Pipe* p) {
+  if (!spare_pipes_.empty()) {
+    *p = spare_pipes_.back();
+    spare_pipes_.pop_back();
+    return true;
+  }
+  if (pipe2(p->fd, O_NONBLOCK | O_CLOEXEC) != 0) {
+    return false;
+  }
+  // A pipe holds 16 buffers, a page each when spliced from TCP: 60 KiB a call.
+  // Room for 256 KiB (64 buffers) moves a 64 KiB body with one splice() each way.
+  // Failing (over fs.pipe-max-size or the user's pipe quota) only costs calls.
+  (void)fcntl(p->fd[1], F_SETPIPE_SZ, kPipeSize);
+  return true;
+}
+
+void Server::GivePipe(Pipe* p, bool empty) {
+  if (!p->open()) {
+    return;
+  }
+  if (empty && spare_pipes_.size() < kSparePipes) {
+    spare_pipes_.push_back(*p);
+  } else {
+    close(p->fd[0]);
+    close(p->fd[1]);
+  }
+  *p = Pipe();
 }
 
 void Server::GiveBuffers(ConnBuffers* from) {

@@ -82,12 +82,27 @@ struct MemberAddr {
 // event stays libevent's: bufferevent_enable/disable, the read timeout, the
 // high-water suspension, EOF and errors to the event callback.
 //
+// Splicing (member connections only): an owner that moves a large body with splice(2)
+// (ClientConn::PumpSplice) sets splice_read: the read event then only runs the read
+// callback, which reads the socket itself. While a response head is awaited,
+// head_first makes a read event that filled its first read run the callback before
+// the big read, so that the owner can choose to splice the rest of the body; the
+// big read follows when the owner has cleared head_first and is not splicing.
+//
 // Not for TLS bufferevents: OpenSSL owns their socket I/O.
 struct DirectIo {
   Server* server = nullptr;
   bufferevent* bev = nullptr;  // null: not in direct mode
   evutil_socket_t fd = -1;     // bev's socket
   bool queued = false;         // in Server::flush_
+  bool splice_read = false;
+  bool head_first = false;
+};
+
+// A pipe for splice(2): [0] reads, [1] writes. Both non-blocking.
+struct Pipe {
+  int fd[2] = {-1, -1};
+  bool open() const { return fd[0] >= 0; }
 };
 
 // bufferevent_set_timeouts() and bufferevent_enable() re-add their events (a
@@ -243,6 +258,11 @@ class ClientConn {
   void DisarmTimer() { timer_deadline_ms_ = 0; }
   void EnsureNoDelay();
   void MoveToClient(evbuffer* in, evbuffer* out, size_t n);
+  // Splicing a large Content-Length body from a plain member connection to a plain
+  // client (client.cc, "Splicing").
+  bool MaybeStartSplice();
+  void PumpSplice();
+  void EndSplice();
   void ResumeClientBody();
   int64_t BodyDeadlineMs() const;
   void ArmBodyTimer();
@@ -309,6 +329,9 @@ class ClientConn {
   uint64_t req_payload_ = 0;
   http::ChunkedDecoder req_chunked_;
   uint64_t resp_remaining_ = 0;
+  bool splicing_ = false;  // the body goes member socket -> pipe_ -> client socket
+  Pipe pipe_;
+  size_t pipe_bytes_ = 0;  // in pipe_, not yet sent to the client
   http::ChunkedDecoder resp_chunked_;
   bool dechunk_ = false;              // HTTP/1.0 client, chunked member response
   bool resp_close_delimited_ = false; // body to the client ends with the connection
@@ -359,6 +382,12 @@ class Server {
   // when there is room and nothing in it grew unusually large.
   bool TakeBuffers(ConnBuffers* into);
   void GiveBuffers(ConnBuffers* from);
+  // Pipes for splicing response bodies (ClientConn::PumpSplice): TakePipe gives a
+  // spare one or a new one (false when pipe2() fails, e.g. out of descriptors);
+  // GivePipe keeps an empty one for the next body (at most kSparePipes) and closes
+  // the rest.
+  bool TakePipe(Pipe* p);
+  void GivePipe(Pipe* p, bool empty);
   // DirectIo (see there): puts `bev` (connected, not TLS) in direct mode;
   // takes its writes out (before the bufferevent is freed; the read event keeps
   // drover's callback, which works for any plain socket bufferevent).
@@ -444,6 +473,7 @@ class Server {
   std::vector<ClientConn*> reaping_clients_;     // Reap()'s swap partners: their capacity
   std::vector<UpstreamConn*> reaping_upstreams_;  // stays from one pass to the next
   std::vector<ConnBuffers> spare_buffers_;
+  std::vector<Pipe> spare_pipes_;
   event* reaper_ = nullptr;
   std::vector<DirectIo*> flush_;  // writers with output queued this loop pass
   event* flush_ev_ = nullptr;

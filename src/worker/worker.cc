@@ -161,7 +161,9 @@ void Worker::DrainCheckCb(evutil_socket_t, short, void* arg) noexcept {
 
 int Worker::Run() {
   const auto& cfg = *ctx_.config;
-  RaiseFileLimit(static_cast<uint64_t>(cfg.global.worker_connections) + 64);
+  // WorkerConnections connections; a splice pipe (two descriptors) for each client
+  // connection, at most half of them; listeners, logs and the spare pipes.
+  RaiseFileLimit(2 * static_cast<uint64_t>(cfg.global.worker_connections) + 64);
   if (ctx_.drop_privileges) {
     auto st = DropPrivileges(cfg.global.user, cfg.global.group);
     if (!st.ok()) {
