@@ -1,4 +1,5 @@
-# drover — top-level Makefile. `make` builds build/drover and the test backend;
+# drover — top-level Makefile. `make` builds build/drover, the test backend and
+# the open-loop load generator of the macro benchmark (build/drover-openloop);
 # `make check` runs unit and integration tests and ends with "N passed, N failed".
 # Runs ./configure itself when build/config.mk is missing.
 # Out-of-tree builds: `./configure --builddir=DIR ...` then `make B=DIR ...`
@@ -17,10 +18,12 @@ SRCS := $(shell find src -name '*.cc' ! -name main.cc | sort)
 OBJS := $(SRCS:%.cc=$(B)/obj/%.o)
 UNIT_SRCS := $(shell find t/unit -name '*.cc' 2>/dev/null | sort)
 UNIT_OBJS := $(UNIT_SRCS:%.cc=$(B)/obj/%.o)
-BENCH_SRCS := $(shell find bench -name '*.cc' 2>/dev/null | sort)
+# bench/openloop.cc is a program of its own (drover-openloop), not a micro-benchmark.
+BENCH_SRCS := $(shell find bench -name '*.cc' ! -name openloop.cc 2>/dev/null | sort)
 BENCH_OBJS := $(BENCH_SRCS:%.cc=$(B)/obj/%.o)
 BACKEND_SRCS := t/backend/backend.cc
 BACKEND_OBJS := $(BACKEND_SRCS:%.cc=$(B)/obj/%.o)
+OPENLOOP_OBJS := $(B)/obj/bench/openloop.o
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 CXXFLAGS_ALL := -std=c++20 $(OPTFLAGS) $(SANFLAGS) $(WARN) -Isrc $(DEP_CFLAGS) \
@@ -32,7 +35,7 @@ LIBS_ALL := $(DEP_LIBS) -lpthread
 
 .PHONY: all check unit integration bench compare instructions demo install clean format check-deps deps fuzz
 
-all: $(B)/drover $(B)/drover-backend
+all: $(B)/drover $(B)/drover-backend $(B)/drover-openloop
 
 $(B)/obj/%.o: %.cc $(B)/config.mk
 	@mkdir -p $(dir $@)
@@ -51,6 +54,10 @@ $(B)/drover: $(B)/obj/src/main.o $(B)/libdrover.a
 
 $(B)/drover-backend: $(BACKEND_OBJS)
 	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS)
+
+# Standalone (libc only): the open-loop load generator of bench/compare.py.
+$(B)/drover-openloop: $(OPENLOOP_OBJS)
+	$(CXX) $(LDFLAGS_ALL) -o $@ $^
 
 $(B)/drover-unit: $(UNIT_OBJS) $(B)/libdrover.a
 	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(GTEST_LIBS) $(LIBS_ALL)
@@ -80,7 +87,9 @@ bench: deps
 	$(B)/drover-bench $(BENCH_ARGS)
 
 # Macro benchmark against nginx and HAProxy (bench/README.md): 10 s per run, or
-# 3 s with `make compare QUICK=1`; more options: make compare COMPARE_ARGS='--help'
+# 3 s with `make compare QUICK=1`; after the wrk runs of each scenario, one open-loop
+# run per proxy at the same offered rate (build/drover-openloop; --no-latency skips
+# them); more options: make compare COMPARE_ARGS='--help'
 compare: all
 	@tools/install-deps.sh --bench
 	/usr/bin/python3 bench/compare.py $(if $(QUICK),--quick) $(COMPARE_ARGS)
@@ -134,7 +143,8 @@ format:
 clean:
 	rm -rf $(B)
 
--include $(OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BACKEND_OBJS:.o=.d) $(B)/obj/src/main.d
+-include $(OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BACKEND_OBJS:.o=.d) \
+  $(OPENLOOP_OBJS:.o=.d) $(B)/obj/src/main.d
 
 # ---- fuzzing (issue 4) -------------------------------------------------------
 # `make fuzz` builds the libFuzzer targets t/fuzz/fuzz_*.cc with clang under

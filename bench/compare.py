@@ -11,6 +11,17 @@ the baseline. Prints a markdown table with ratios to nginx, writes
 bench/results/compare-<date>.csv and a gnuplot PNG, and checks that drover spread
 the requests exactly (the backends' counts differ by at most 1).
 
+Latency at the same offered load: wrk is closed-loop (64 connections, each sends its
+next request when the last one is answered), so every proxy runs at its own maximum
+and their latencies are not comparable. So after the wrk runs of a scenario at a
+worker count, each proxy is started afresh once more and driven by
+build/drover-openloop (bench/openloop.cc, open loop as wrk2: a constant rate, latency
+measured from each request's due time) at the same rate for all: --latency-load
+(default 0.6) of the lowest req/s any proxy reached in those wrk runs, rounded down
+to 100 req/s. Prints a second table (p50/p99/p99.9/max, achieved req/s, the proxy's
+CPU time per request at that load) and writes compare-<date>-latency.csv.
+--no-latency skips these runs.
+
 CPU layout: the proxy gets its own cores when there are enough. On a 2-core host
 the proxy runs on cpu 0 with 1 worker, wrk and the backends on cpu 1. On bigger
 hosts the first half of the allowed cpus is for the proxy (1, 2, 4 ... P workers
@@ -26,7 +37,8 @@ its pid (SIGTERM, then SIGKILL after a deadline); temp dirs are removed unless
 with the openssl command, each proxy's default TLS 1.3 suites, which OpenSSL 3
 negotiates to TLS_AES_256_GCM_SHA384 with wrk) and wrk speaks https; members stay
 plain HTTP. small-close is then one full handshake per request (wrk does not
-resume sessions): new handshakes/s. No backend-direct baseline.
+resume sessions): new handshakes/s. No backend-direct baseline, and no open-loop
+runs (drover-openloop speaks plain HTTP only).
 """
 from __future__ import annotations
 
@@ -40,6 +52,7 @@ import os
 import platform
 import pwd
 import re
+import select
 import shutil
 import signal
 import socket
@@ -54,6 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = Path(os.environ.get("DROVER_BUILD", str(ROOT / "build"))).resolve()
 DROVER = BUILD / "drover"
 BACKEND = BUILD / "drover-backend"
+OPENLOOP = BUILD / "drover-openloop"
 RESULTS = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -478,6 +492,115 @@ def run_wrk(port, scenario, duration, threads, connections, cpus) -> dict:
 
 
 # ------------------------------------------------------------------------------------
+# drover-openloop
+
+
+def offered_rate(reached, load) -> int:
+    """The open-loop rate of a scenario at a worker count: `load` times the lowest req/s
+    in `reached` (every wrk run of every proxy), rounded down to 100 req/s."""
+    return int(min(reached) * load) // 100 * 100
+
+
+def run_openloop(port, scenario, rate, at_start, at_end, ctx) -> dict:
+    """drover-openloop against `port` at `rate` req/s, pinned like wrk, for the warm-up
+    and then the measured seconds; calls at_start() and at_end() when its measured
+    window starts and ends (it says so on stderr). Returns its JSON figures."""
+    a = ctx.args
+    path, headers, _ = SCENARIOS[scenario]
+    args = [str(OPENLOOP), "--host", HOST, "--port", str(port), "--path", path,
+            "--rate", str(rate), "--connections", str(a.connections),
+            "--duration", str(a.duration), "--warmup", str(a.warmup)]
+    for h in headers:
+        args += ["--close"] if h.lower() == "connection: close" else ["--header", h]
+    if ctx.load_cpus is not None and shutil.which("taskset"):
+        args = ["taskset", "-c", ",".join(str(c) for c in ctx.load_cpus)] + args
+    # It bounds itself (5 s to connect, the run, 5 s for the last responses); margin.
+    limit = a.warmup + a.duration + 30
+    deadline = time.monotonic() + limit
+    p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    err = b""
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failure("drover-openloop did not finish within %ds" % limit)
+            if not select.select([p.stderr], [], [], left)[0]:
+                continue
+            chunk = os.read(p.stderr.fileno(), 4096)
+            if not chunk:
+                break
+            lines = (err[err.rfind(b"\n") + 1:] + chunk).split(b"\n")[:-1]
+            err += chunk
+            for line in lines:
+                if line == b"drover-openloop: measuring":
+                    at_start()
+                elif line == b"drover-openloop: stopped sending":
+                    at_end()
+                else:
+                    log(line.decode(errors="replace"))
+        out = p.stdout.read()
+        p.wait(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+        p.stdout.close()
+        p.stderr.close()
+    text = err.decode(errors="replace").strip()
+    if p.returncode != 0:
+        raise Failure("drover-openloop failed (exit %d): %s" % (p.returncode, text))
+    try:
+        return json.loads(out)
+    except ValueError:
+        raise Failure("drover-openloop printed no JSON: %r %s" % (out[:200], text))
+
+
+def measure_latency(kind, scenario, workers, rate, ctx) -> dict:
+    """Starts `kind` afresh (same configuration and cpus as measure()), drives it with
+    drover-openloop at `rate` req/s, stops it. CPU per request = CPU time of the
+    proxy's process tree during the tool's measured window / the requests of that
+    window it completed."""
+    row = {"proxy": kind, "scenario": scenario, "workers": workers, "offered_rps": rate}
+    cpus = ctx.proxy_cpus[:workers] if ctx.proxy_cpus else None
+    row["proxy_cpus"] = ",".join(map(str, cpus)) if cpus else "any"
+    proc, port, d = start_proxy(kind, ctx.tmp, workers, ctx.backends, cpus)
+    row["dir"] = d
+    marks = {}
+
+    def at_start():
+        marks["pids"] = tree(proc.pid)
+        marks["start"] = (time.monotonic(), cpu_ticks(marks["pids"]), sleeps(marks["pids"]))
+
+    def at_end():
+        pids = set(marks.get("pids", [])) | set(tree(proc.pid))
+        marks["end"] = (time.monotonic(), cpu_ticks(pids), sleeps(pids))
+
+    try:
+        res = run_openloop(port, scenario, rate, at_start, at_end, ctx)
+        row.update(res)
+        if "start" not in marks or "end" not in marks:
+            raise Failure("drover-openloop did not mark its measured window")
+        (w0, t0, z0), (w1, t1, z1) = marks["start"], marks["end"]
+        cpu_s = (t1 - t0) / CLK_TCK
+        row["cpu_s"] = cpu_s
+        row["cpu_util"] = cpu_s / (w1 - w0) if w1 > w0 else 0.0
+        done = res["completed"]
+        row["cpu_us_per_req"] = cpu_s * 1e6 / done if done else float("nan")
+        row["sleeps_per_req"] = (z1 - z0) / done if done else float("nan")
+        if not proc.running():
+            row["note"] = "%s exited during the run with %s" % (kind, proc.popen.returncode)
+        return row
+    finally:
+        t = time.monotonic()
+        if not proc.stop() and "note" not in row:
+            row["note"] = "%s did not exit within 5 s of SIGTERM (SIGKILLed)" % kind
+        row["stop_s"] = time.monotonic() - t
+        if kind == "drover":
+            row["drover_log"] = read_text(d / "error.log") + read_text(d / "stdout.log")
+
+
+# ------------------------------------------------------------------------------------
 # one measurement
 
 
@@ -718,6 +841,65 @@ def write_csv(path: Path, rows, ctx):
             w.writerow(d)
 
 
+def add_latency_ratios(rows):
+    base = {(r["scenario"], r["workers"]): r for r in rows if r["proxy"] == "nginx"}
+    for r in rows:
+        n = base.get((r["scenario"], r["workers"]))
+        if n is None:
+            continue
+        if r.get("p99_ms") is not None and n.get("p99_ms"):
+            r["p99_ratio_nginx"] = r["p99_ms"] / n["p99_ms"]
+        c = r.get("cpu_us_per_req")
+        if c is not None and c == c and n.get("cpu_us_per_req"):  # NaN: nothing completed
+            r["cpu_ratio_nginx"] = c / n["cpu_us_per_req"]
+
+
+def latency_markdown(rows) -> str:
+    head = ("| scenario | workers | offered req/s | proxy | achieved req/s | p50 ms | p99 ms "
+            "| p99.9 ms | max ms | CPU µs/req | proxy CPU % | p99 vs nginx | CPU/req vs nginx "
+            "| errors |")
+    out = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        bad = [(r[k], c) for k, c in (("errors", "e"), ("non2xx", "n"), ("timeouts", "t"),
+                                      ("unsent", "u"))]
+        out.append("|" + " %s |" * 14 % (
+            r["scenario"], r["workers"], format(r["offered_rps"], ",d"), r["proxy"],
+            fmt(r.get("achieved_rps"), ",.0f"), fmt(r.get("p50_ms"), ".3f"),
+            fmt(r.get("p99_ms"), ".3f"), fmt(r.get("p999_ms"), ".3f"),
+            fmt(r.get("max_ms"), ".3f"), fmt(r.get("cpu_us_per_req"), ".1f"),
+            fmt(100 * r.get("cpu_util", 0), ".0f"), fmt(r.get("p99_ratio_nginx"), ".2f"),
+            fmt(r.get("cpu_ratio_nginx"), ".2f"),
+            " ".join("%s%d" % (c, v) for v, c in bad) if any(v for v, _ in bad) else "0"))
+    return "\n".join(out)
+
+
+LATENCY_CSV_FIELDS = ["date", "host", "nproc", "cpu_model", "scenario", "proxy", "workers",
+                      "proxy_cpus", "load_cpus", "connections", "close", "warmup_s",
+                      "duration_s", "latency_load", "offered_rps", "scheduled", "sent",
+                      "completed", "achieved_rps", "errors", "non2xx", "timeouts", "unsent",
+                      "connects", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
+                      "cpu_s", "cpu_us_per_req", "cpu_util", "sleeps_per_req",
+                      "p99_ratio_nginx", "cpu_ratio_nginx", "p99_runs"]
+
+
+def write_latency_csv(path: Path, rows, ctx):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LATENCY_CSV_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            d = dict(r)
+            d.update(date=ctx.date, host=platform.node(), nproc=os.cpu_count(),
+                     cpu_model=ctx.cpu_model, load_cpus=",".join(map(str, ctx.load_cpus or [])),
+                     close=int(bool(r.get("close"))), latency_load=ctx.args.latency_load,
+                     p99_runs="/".join("%.3f" % x if x is not None else "-"
+                                       for x in r.get("p99_runs", [])))
+            for k in ("cpu_s", "cpu_us_per_req", "cpu_util", "sleeps_per_req",
+                      "p99_ratio_nginx", "cpu_ratio_nginx"):
+                if isinstance(d.get(k), float):
+                    d[k] = "%.4g" % d[k]
+            w.writerow(d)
+
+
 def plot(path: Path, rows, worker_counts, ctx, ncpu=None) -> bool:
     gnuplot = shutil.which("gnuplot")
     if not gnuplot:
@@ -824,21 +1006,71 @@ def measure_checked(p, s, w, ctx, problems):
             log(msg)
             if not ok:
                 problems.append("drover " + msg)
-        lines = [x for x in r.get("drover_log", "").splitlines() if x.strip()]
-        if lines:
-            problems.append("drover %s w=%d: %d error-log lines, e.g. %s" % (
-                s, w, len(lines), " | ".join(sorted(set(
-                    re.sub(r"^\S+ \S+ \[[^]]*\] ", "", x) for x in lines))[:3])))
+        check_drover_log(r, "drover %s w=%d" % (s, w), problems)
     return r
 
 
-def median_run(runs: list) -> dict:
-    """The run with the median CPU per request (the lower middle one of an even
-    number), with every run's figure in "cpu_runs"."""
-    order = sorted(runs, key=lambda r: r["cpu_us_per_req"])
+def check_drover_log(r, what, problems):
+    """Adds drover's error-log lines of the run `r` (if any) to `problems`."""
+    lines = [x for x in r.get("drover_log", "").splitlines() if x.strip()]
+    if lines:
+        problems.append("%s: %d error-log lines, e.g. %s" % (
+            what, len(lines), " | ".join(sorted(set(
+                re.sub(r"^\S+ \S+ \[[^]]*\] ", "", x) for x in lines))[:3])))
+
+
+def latency_checked(p, s, w, rate, ctx, problems):
+    """measure_latency(), with what went wrong added to `problems`; None when it
+    failed."""
+    what = "%s %s w=%d open loop at %d req/s" % (p, s, w, rate)
+    try:
+        r = measure_latency(p, s, w, rate, ctx)
+    except Failure as e:
+        problems.append("%s: %s" % (what, e))
+        log("FAILED: %s" % e)
+        return None
+    bad = ["%d %s" % (r[k], k) for k in ("errors", "non2xx", "timeouts", "unsent") if r[k]]
+    if bad:
+        problems.append("%s: %s" % (what, ", ".join(bad)))
+    if r.get("note"):
+        problems.append("%s: %s" % (what, r["note"]))
+    if p == "drover":
+        check_drover_log(r, what, problems)
+    return r
+
+
+def median_run(runs: list, key="cpu_us_per_req", runs_key="cpu_runs") -> dict:
+    """The run with the median `key` (the lower middle one of an even number; a
+    missing figure sorts last), with every run's figure in `runs_key`."""
+    order = sorted(runs, key=lambda r: r[key] if r.get(key) is not None else float("inf"))
     row = dict(order[(len(order) - 1) // 2])
-    row["cpu_runs"] = [r["cpu_us_per_req"] for r in runs]
+    row[runs_key] = [r[key] for r in runs]
     return row
+
+
+def latency_runs(s, w, proxies, runs, ctx, problems) -> list:
+    """The open-loop runs of scenario `s` at `w` workers after its wrk runs (`runs`:
+    proxy -> its wrk runs), every proxy at the same rate; one row per proxy (with
+    --latency-repeat, its median run by p99)."""
+    a = ctx.args
+    reached = [r["rps"] for p in proxies for r in runs[p]]
+    if not reached:
+        return []
+    rate = offered_rate(reached, a.latency_load)
+    if rate < 100:
+        problems.append("%s w=%d: no open-loop runs (%g of %.0f req/s is under 100 req/s)" % (
+            s, w, a.latency_load, min(reached)))
+        return []
+    lat = {p: [] for p in proxies}
+    for rep in range(a.latency_repeat):
+        for p in proxies:
+            log("%s: %s, %d worker(s), open loop at %d req/s%s" % (
+                s, p, w, rate, " (run %d of %d)" % (rep + 1, a.latency_repeat)
+                if a.latency_repeat > 1 else ""))
+            r = latency_checked(p, s, w, rate, ctx, problems)
+            if r is not None:
+                lat[p].append(r)
+    return [median_run(lat[p], "p99_ms", "p99_runs") for p in proxies if lat[p]]
 
 
 def replot(csv_path: Path, args) -> int:
@@ -927,6 +1159,16 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
     ap.add_argument("--tls", action="store_true",
                     help="the proxies terminate TLS 1.3 (ECDSA P-256); no direct baseline")
+    ap.add_argument("--no-latency", action="store_true",
+                    help="skip the open-loop runs (latency at the same offered load)")
+    ap.add_argument("--latency-load", type=float, default=0.6,
+                    help="open-loop rate as a fraction of the lowest req/s any proxy reached "
+                         "in the wrk runs of the scenario and worker count, over all their "
+                         "runs (default 0.6)")
+    ap.add_argument("--latency-repeat", type=int, default=1,
+                    help="open-loop runs per proxy, taking turns; the table shows each "
+                         "proxy's median run by p99 (default 1; --repeat does not apply to "
+                         "them, to keep the run time bounded)")
     ap.add_argument("--replot", metavar="CSV",
                     help="only redraw the PNG (next to the CSV) from an earlier run's CSV")
     a = ap.parse_args(argv)
@@ -934,6 +1176,11 @@ def main(argv=None) -> int:
         return replot(Path(a.replot), a)
     if a.duration is None:
         a.duration = 3 if a.quick else 10
+    if not 0 < a.latency_load <= 1 or a.latency_repeat < 1:
+        ap.error("--latency-load must be in (0, 1], --latency-repeat at least 1")
+    if a.tls and not a.no_latency:
+        log("--tls: no open-loop runs (drover-openloop speaks plain HTTP only)")
+        a.no_latency = True
 
     ctx = Ctx()
     ctx.args = a
@@ -950,7 +1197,8 @@ def main(argv=None) -> int:
     for s in scenarios:
         if s not in SCENARIOS:
             ap.error("unknown scenario %r (%s)" % (s, ", ".join(SCENARIOS)))
-    missing = [str(x) for x in (DROVER, BACKEND) if not x.exists()]
+    missing = [str(x) for x in (DROVER, BACKEND) + (() if a.no_latency else (OPENLOOP,))
+               if not x.exists()]
     tools = {"wrk": "wrk", "nginx": "nginx", "haproxy": "haproxy"}
     for p in ["wrk"] + [p for p in proxies if p != "drover"]:
         if not shutil.which(tools[p]) and not os.path.exists("/usr/sbin/" + tools[p]):
@@ -975,6 +1223,7 @@ def main(argv=None) -> int:
     os.chmod(ctx.tmp, 0o755)
     ctx.backends = []
     rows = []
+    lat_rows = []
     problems = []
     log("%d cpus (%s); proxy cpus %s, wrk+backends cpus %s; workers %s; wrk -t%d -c%d; "
         "%d s per run (+%d s warm-up); load average %s" % (
@@ -1004,6 +1253,8 @@ def main(argv=None) -> int:
                 for p in proxies:
                     if runs[p]:
                         rows.append(median_run(runs[p]))
+                if not a.no_latency:
+                    lat_rows += latency_runs(s, w, proxies, runs, ctx, problems)
     except KeyboardInterrupt:
         log("interrupted: stopping everything")
         problems.append("interrupted")
@@ -1015,15 +1266,20 @@ def main(argv=None) -> int:
         if not rows:
             return 1
         add_ratios(rows)
+        add_latency_ratios(lat_rows)
         order = {p: i for i, p in enumerate(("direct",) + PROXIES)}
-        rows.sort(key=lambda r: (list(SCENARIOS).index(r["scenario"]), r["workers"],
-                                 order.get(r["proxy"], 9)))
+        for rs in (rows, lat_rows):
+            rs.sort(key=lambda r: (list(SCENARIOS).index(r["scenario"]), r["workers"],
+                                   order.get(r["proxy"], 9)))
         results = Path(a.results)
         results.mkdir(parents=True, exist_ok=True)
         tag = "compare-tls" if a.tls else "compare"
         csv_path = results / ("%s-%s.csv" % (tag, ctx.date))
         png_path = results / ("%s-%s.png" % (tag, ctx.date))
         write_csv(csv_path, rows, ctx)
+        lat_csv_path = results / ("%s-%s-latency.csv" % (tag, ctx.date))
+        if lat_rows:
+            write_latency_csv(lat_csv_path, lat_rows, ctx)
         have_plot = plot(png_path, [r for r in rows if r["proxy"] != "direct"], counts, ctx)
         print()
         print("## drover vs nginx vs HAProxy — %s" % ctx.date)
@@ -1063,10 +1319,32 @@ def main(argv=None) -> int:
         if ctx.backend_procs != 1:
             print("- distribution check skipped (backends run %d processes each; stats are per "
                   "process; use --backend-procs 1)" % ctx.backend_procs)
+        if lat_rows:
+            print()
+            print("## Latency at the same offered load — %s" % ctx.date)
+            print()
+            print("Open loop (build/drover-openloop, as wrk2): each proxy started afresh and "
+                  "sent requests on a fixed schedule, %g %% of the lowest req/s any proxy "
+                  "reached above, over at most %d connections, %d s per run (+%d s warm-up at "
+                  "the same rate); latency counts from each request's due time, so waiting for "
+                  "a busy connection is included. CPU µs/req: the proxy's CPU time in the "
+                  "measured window / the requests completed." % (
+                      100 * a.latency_load, a.connections, a.duration, a.warmup))
+            print()
+            print(latency_markdown(lat_rows))
+            print()
+            for r in lat_rows:
+                if len(r.get("p99_runs", [])) > 1:
+                    print("- %s %s w=%d: p99 ms in the %d open-loop runs %s (the median run "
+                          "is shown)" % (r["proxy"], r["scenario"], r["workers"],
+                                         len(r["p99_runs"]), " / ".join(
+                                             fmt(x, ".3f") for x in r["p99_runs"])))
         for p in problems:
             print("- problem: " + p)
         print()
         print("CSV: %s" % rel(csv_path))
+        if lat_rows:
+            print("Latency CSV: %s" % rel(lat_csv_path))
         if have_plot:
             print("Plot: %s" % rel(png_path))
         return 0
