@@ -422,7 +422,9 @@ void Server::DisableDirectIo(DirectIo* w) {
 }
 
 void Server::DirectWriteDrained(DirectIo* w) {
-  if (w->bev != nullptr && evbuffer_get_length(bufferevent_get_output(w->bev)) == 0) {
+  // bufferevent_disable() costs an event_del() even when writing is off already.
+  if (w->bev != nullptr && (bufferevent_get_enabled(w->bev) & EV_WRITE) != 0 &&
+      evbuffer_get_length(bufferevent_get_output(w->bev)) == 0) {
     bufferevent_disable(w->bev, EV_WRITE);
   }
 }
