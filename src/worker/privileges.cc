@@ -74,26 +74,29 @@ core::Status DropPrivileges(const std::string& user, const std::string& group) {
   return core::Status::Ok();
 }
 
-void RaiseFileLimit(uint64_t want) {
+void RaiseFileLimit(uint64_t want, uint64_t need) {
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) {
     return;
   }
-  if (rl.rlim_cur >= want) {
-    return;
-  }
-  rlim_t target = want;
-  if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max) {
-    if (geteuid() != 0) {
-      target = rl.rlim_max;
+  struct rlimit up = rl;
+  up.rlim_cur = want;
+  if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
+    if (geteuid() == 0) {
+      up.rlim_max = want;
     } else {
-      rl.rlim_max = target;
+      up.rlim_cur = rl.rlim_max;
     }
   }
-  rl.rlim_cur = target;
-  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-    DLOG(kWarn, "setrlimit(RLIMIT_NOFILE, %llu) failed (%d: %s)",
-         static_cast<unsigned long long>(target), errno, strerror(errno));
+  if (setrlimit(RLIMIT_NOFILE, &up) != 0 && up.rlim_max != rl.rlim_max) {
+    // Root without CAP_SYS_RESOURCE (a container, say): as far as the hard limit.
+    up = rl;
+    up.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &up);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+    DLOG(kWarn, "open-file limit %llu is below the %llu that WorkerConnections needs",
+         static_cast<unsigned long long>(rl.rlim_cur), static_cast<unsigned long long>(need));
   }
 }
 

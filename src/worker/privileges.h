@@ -20,7 +20,9 @@ struct Identity {
 core::Result<Identity> ResolveIdentity(const std::string& user, const std::string& group);
 // When running as root: setgid, initgroups, setuid; otherwise a notice and no change.
 core::Status DropPrivileges(const std::string& user, const std::string& group);
-// Raises RLIMIT_NOFILE towards `want` (best effort, logged on failure).
-void RaiseFileLimit(uint64_t want);
+// Raises RLIMIT_NOFILE towards `want`: past the hard limit when running as root and
+// allowed to, else up to the hard limit. Logs at warn when the limit stays below
+// `need`.
+void RaiseFileLimit(uint64_t want, uint64_t need);
 
 }  // namespace drover::worker

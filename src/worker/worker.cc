@@ -161,9 +161,11 @@ void Worker::DrainCheckCb(evutil_socket_t, short, void* arg) noexcept {
 
 int Worker::Run() {
   const auto& cfg = *ctx_.config;
-  // WorkerConnections connections; a splice pipe (two descriptors) for each client
-  // connection, at most half of them; listeners, logs and the spare pipes.
-  RaiseFileLimit(2 * static_cast<uint64_t>(cfg.global.worker_connections) + 64);
+  // WorkerConnections connections, listeners, logs and spare pipes; room for a splice
+  // pipe (two descriptors) for each client connection, at most half of them, when
+  // the hard limit allows (without it a body is copied instead of spliced).
+  const uint64_t conns = static_cast<uint64_t>(cfg.global.worker_connections);
+  RaiseFileLimit(2 * conns + 64, conns + 64);
   if (ctx_.drop_privileges) {
     auto st = DropPrivileges(cfg.global.user, cfg.global.group);
     if (!st.ok()) {
