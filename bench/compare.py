@@ -824,16 +824,20 @@ CSV_FIELDS = ["date", "host", "nproc", "cpu_model", "scenario", "proxy", "worker
               "backend1_requests", "backend2_requests", "syscalls"]
 
 
+def machine_fields(ctx) -> dict:
+    """The CSV columns that describe the run's machine and layout."""
+    return dict(date=ctx.date, host=platform.node(), nproc=os.cpu_count(),
+                cpu_model=ctx.cpu_model, load_cpus=",".join(map(str, ctx.load_cpus or [])))
+
+
 def write_csv(path: Path, rows, ctx):
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
         w.writeheader()
         for r in rows:
             d = dict(r)
-            d.update(date=ctx.date, host=platform.node(), nproc=os.cpu_count(),
-                     cpu_model=ctx.cpu_model, load_cpus=",".join(map(str, ctx.load_cpus or [])),
-                     wrk_threads=ctx.threads, connections=ctx.args.connections,
-                     duration_s=ctx.args.duration)
+            d.update(machine_fields(ctx), wrk_threads=ctx.threads,
+                     connections=ctx.args.connections, duration_s=ctx.args.duration)
             if r.get("dist"):
                 d["backend1_requests"], d["backend2_requests"] = r["dist"][0], r["dist"][1]
             for k in ("cpu_s", "cpu_us_per_req", "cpu_util", "sleeps_per_req", "rps_per_core",
@@ -891,9 +895,8 @@ def write_latency_csv(path: Path, rows, ctx):
         w.writeheader()
         for r in rows:
             d = dict(r)
-            d.update(date=ctx.date, host=platform.node(), nproc=os.cpu_count(),
-                     cpu_model=ctx.cpu_model, load_cpus=",".join(map(str, ctx.load_cpus or [])),
-                     close=int(bool(r.get("close"))), latency_load=ctx.args.latency_load,
+            d.update(machine_fields(ctx), close=int(bool(r.get("close"))),
+                     latency_load=ctx.args.latency_load,
                      p99_runs="/".join("%.3f" % x if x is not None else "-"
                                        for x in r.get("p99_runs", [])))
             for k in ("cpu_s", "cpu_us_per_req", "cpu_util", "sleeps_per_req",
