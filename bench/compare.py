@@ -174,6 +174,17 @@ def cpu_ticks(pids) -> int:
     return total
 
 
+def tcp_out_segs() -> int:
+    """TCP segments sent by the whole network namespace (/proc/net/snmp OutSegs): on
+    loopback each one is also received here, so per request it counts the packets that
+    wrk, the proxy and the backends exchanged."""
+    lines = [l.split() for l in read_text(Path("/proc/net/snmp")).splitlines()
+             if l.startswith("Tcp:")]
+    if len(lines) < 2 or "OutSegs" not in lines[0]:
+        return 0
+    return int(lines[1][lines[0].index("OutSegs")])
+
+
 def sleeps(pids) -> int:
     """Voluntary context switches summed over pids and their threads: how often the
     proxy went to sleep (in epoll_wait, mostly) and had to be woken again."""
@@ -632,11 +643,13 @@ def measure(kind, scenario, workers, ctx) -> dict:
             run_wrk(port, scenario, a.warmup, ctx.threads, a.connections, ctx.load_cpus)
         before = settle(backends) if counted and proc is not None else None
         pids = tree(root_pid)
-        t0, z0 = cpu_ticks(pids), sleeps(pids)
+        t0, z0, g0 = cpu_ticks(pids), sleeps(pids), tcp_out_segs()
         res = run_wrk(port, scenario, a.duration, ctx.threads, a.connections, ctx.load_cpus)
+        g1 = tcp_out_segs()
         pids_after = tree(root_pid)
         t1, z1 = cpu_ticks(set(pids) | set(pids_after)), sleeps(set(pids) | set(pids_after))
         row["sleeps_per_req"] = (z1 - z0) / res["requests"]
+        row["segs_per_req"] = (g1 - g0) / res["requests"]
         row.update(res)
         if proc is not None:
             if kind == "haproxy":
@@ -795,7 +808,7 @@ def add_ratios(rows):
 
 def markdown(rows) -> str:
     head = ("| scenario | proxy | workers | req/s | req/s per core | p50 ms | p99 ms | "
-            "CPU µs/req | CPU/req vs nginx | req/s vs nginx | proxy CPU % | sleeps/req "
+            "CPU µs/req | CPU/req vs nginx | req/s vs nginx | proxy CPU % | sleeps/req | TCP segs/req "
             "| worker max RSS MiB | upstream conns/1k req | non-2xx | socket errors |")
     out = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
@@ -804,13 +817,14 @@ def markdown(rows) -> str:
         err_text = "0" if not errs else "c%d r%d w%d t%d" % (
             r["err_connect"], r["err_read"], r["err_write"], r["err_timeout"])
         name = "direct (1 backend)" if r["proxy"] == "direct" else r["proxy"]
-        out.append("|" + " %s |" * 16 % (
+        out.append("|" + " %s |" * 17 % (
             r["scenario"], name, r["workers"] if r["proxy"] != "direct" else "-",
             fmt(r.get("rps"), ",.0f"), fmt(r.get("rps_per_core"), ",.0f"),
             fmt(r.get("p50_ms"), ".2f"), fmt(r.get("p99_ms"), ".2f"),
             fmt(r.get("cpu_us_per_req"), ".1f"), fmt(r.get("cpu_ratio_nginx"), ".2f"),
             fmt(r.get("rps_ratio_nginx"), ".2f"), fmt(100 * r.get("cpu_util", 0), ".0f"),
-            fmt(r.get("sleeps_per_req"), ".2f"), fmt(r.get("rss_kib", 0) / 1024.0, ".1f"), fmt(r.get("upstream_conns_per_1k"), ".1f"),
+            fmt(r.get("sleeps_per_req"), ".2f"), fmt(r.get("segs_per_req"), ".2f"),
+            fmt(r.get("rss_kib", 0) / 1024.0, ".1f"), fmt(r.get("upstream_conns_per_1k"), ".1f"),
             r.get("non2xx", 0), err_text))
     return "\n".join(out)
 
@@ -818,7 +832,7 @@ def markdown(rows) -> str:
 CSV_FIELDS = ["date", "host", "nproc", "cpu_model", "scenario", "proxy", "workers", "proxy_cpus",
               "load_cpus", "wrk_threads", "connections", "duration_s", "requests", "rps",
               "rps_per_core", "p50_ms", "p99_ms", "cpu_s", "cpu_us_per_req", "cpu_util",
-              "sleeps_per_req",
+              "sleeps_per_req", "segs_per_req",
               "rss_kib", "upstream_conns_per_1k", "non2xx", "err_connect", "err_read",
               "err_write", "err_timeout", "cpu_ratio_nginx", "rps_ratio_nginx",
               "backend1_requests", "backend2_requests", "syscalls"]
@@ -840,8 +854,8 @@ def write_csv(path: Path, rows, ctx):
                      connections=ctx.args.connections, duration_s=ctx.args.duration)
             if r.get("dist"):
                 d["backend1_requests"], d["backend2_requests"] = r["dist"][0], r["dist"][1]
-            for k in ("cpu_s", "cpu_us_per_req", "cpu_util", "sleeps_per_req", "rps_per_core",
-                      "cpu_ratio_nginx", "rps_ratio_nginx", "p50_ms", "p99_ms",
+            for k in ("cpu_s", "cpu_us_per_req", "cpu_util", "sleeps_per_req", "segs_per_req",
+                      "rps_per_core", "cpu_ratio_nginx", "rps_ratio_nginx", "p50_ms", "p99_ms",
                       "upstream_conns_per_1k"):
                 if isinstance(d.get(k), float):
                     d[k] = "%.4g" % d[k]

@@ -273,6 +273,12 @@ bool ClientConn::Start() {
   return true;
 }
 
+void ClientConn::FirstRead() {
+  if (!tls_ && state_ == State::kIdle) {
+    server_->ReadNow(bev_);
+  }
+}
+
 // ----------------------------------------------------------------- callbacks
 
 void ClientConn::ReadCb(bufferevent*, void* arg) noexcept {
@@ -2162,7 +2168,18 @@ void ClientConn::CloseAfterFlush() {
   ArmTimer(server_->server_config().timeout_ms);
   if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
     StartLinger();
+  } else if (ClosesAtOnce()) {
+    out_.last_write = true;
   }
+}
+
+// The client asked for the close (Connection: close, or HTTP/1.0 without
+// keep-alive) and its request was read to the end: it has nothing more to send,
+// so nothing can turn the close into a reset. Close at once, as nginx does;
+// lingering is for the other cases.
+bool ClientConn::ClosesAtOnce() {
+  return client_asked_close_ && req_body_done_ &&
+         evbuffer_get_length(bufferevent_get_input(bev_)) == 0;
 }
 
 // Lingering close: send FIN, then read and discard what the client still sends
@@ -2178,12 +2195,7 @@ void ClientConn::StartLinger() {
     SSL_shutdown(ssl);
     ERR_clear_error();
   }
-  evbuffer* pending = bufferevent_get_input(bev_);
-  if (client_asked_close_ && req_body_done_ && evbuffer_get_length(pending) == 0) {
-    // The client asked for the close (Connection: close, or HTTP/1.0 without
-    // keep-alive) and its request was read to the end: it has nothing more to
-    // send, so nothing can turn the close into a reset. Close at once, as
-    // nginx does; lingering is for the other cases.
+  if (ClosesAtOnce()) {
     Close();
     return;
   }

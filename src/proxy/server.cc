@@ -6,6 +6,7 @@
 #include <event2/bufferevent_struct.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -255,7 +256,9 @@ ssize_t ReadInto(evbuffer* in, int fd, size_t want) {
     iov[i].iov_len = l;
     room += l;
   }
-  ssize_t r = readv(fd, iov, nv);
+  // recv() rather than readv(): the socket call skips the VFS layer (its
+  // fsnotify hooks among it).
+  ssize_t r = nv == 1 ? recv(fd, iov[0].iov_base, iov[0].iov_len, 0) : readv(fd, iov, nv);
   size_t got = r > 0 ? static_cast<size_t>(r) : 0;
   int used = 0;
   for (int i = 0; i < nv && got > 0; ++i) {
@@ -407,6 +410,8 @@ void Server::EnableDirectIo(DirectIo* w, bufferevent* bev) {
   }
 }
 
+void Server::ReadNow(bufferevent* bev) { DirectReadCb(bufferevent_getfd(bev), EV_READ, bev); }
+
 void Server::DisableDirectIo(DirectIo* w) {
   if (w->queued) {
     auto it = std::find(flush_.begin(), flush_.end(), w);
@@ -445,6 +450,35 @@ void Server::FlushCb(evutil_socket_t, short, void* arg) noexcept {
   static_cast<Server*>(arg)->FlushWriters();
 }
 
+// evbuffer_write() through send()/sendmsg(), which skip the VFS layer that
+// writev() goes through (its fsnotify hooks among it). `flags` may add MSG_MORE
+// (DirectIo::last_write); what can't be written now goes out later through
+// libevent's own write, without MSG_MORE, which pushes out a held segment too.
+int Server::WriteOut(evbuffer* out, int fd, int flags) {
+  constexpr int kMaxIov = 16;
+  evbuffer_iovec v[kMaxIov];
+  int n = std::min(evbuffer_peek(out, -1, nullptr, v, kMaxIov), kMaxIov);
+  flags |= MSG_NOSIGNAL | MSG_DONTWAIT;
+  ssize_t sent;
+  if (n == 1) {
+    sent = send(fd, v[0].iov_base, v[0].iov_len, flags);
+  } else {
+    iovec iov[kMaxIov];
+    for (int i = 0; i < n; ++i) {
+      iov[i].iov_base = v[i].iov_base;
+      iov[i].iov_len = v[i].iov_len;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(n);
+    sent = sendmsg(fd, &msg, flags);
+  }
+  if (sent > 0) {
+    evbuffer_drain(out, static_cast<size_t>(sent));
+  }
+  return static_cast<int>(sent);
+}
+
 void Server::FlushWriters() {
   // One at a time from the back: callbacks may queue more writers or take
   // queued ones out (DisableDirectIo) while this runs.
@@ -461,7 +495,7 @@ void Server::FlushWriters() {
       // bufferevent_socket keeps its output's front frozen so that only its
       // own write callback drains it; thaw it for this write.
       evbuffer_unfreeze(out, 1);
-      int n = evbuffer_write(out, w->fd);
+      int n = WriteOut(out, w->fd, w->last_write ? MSG_MORE : 0);
       evbuffer_freeze(out, 1);
       if (n < 0 || evbuffer_get_length(out) != 0) {
         // EAGAIN: wait for POLLOUT. An error: libevent's write meets it again
@@ -575,6 +609,7 @@ void Server::Accept(int fd, const sockaddr* peer, int peer_len, uint16_t local_p
   if (AtConnectionLimit()) {
     ReclaimIdle(static_cast<size_t>(config_->global.worker_connections) / 20 + 1);
   }
+  c->FirstRead();
   if (!accept_paused_ && AtConnectionLimit() && accept_control_ != nullptr) {
     accept_paused_ = true;
     accept_control_(accept_arg_, false);

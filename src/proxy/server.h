@@ -97,6 +97,10 @@ struct DirectIo {
   bool queued = false;         // in Server::flush_
   bool splice_read = false;
   bool head_first = false;
+  // The connection closes once this output is written: write it with MSG_MORE, so
+  // the kernel holds the last segment and close() sends it with the FIN in one packet
+  // (and the client answers both with one ACK) instead of data, FIN and two ACKs.
+  bool last_write = false;
 };
 
 // A pipe for splice(2): [0] reads, [1] writes. Both non-blocking.
@@ -202,6 +206,10 @@ class ClientConn {
   bool IdleKeepAlive() const;
   // Closes the connection now if IdleKeepAlive(); returns whether it did.
   bool ReclaimIfIdle();
+  // A new plain connection's first read, without waiting for the poller: a
+  // client usually sends its request right behind the handshake, so it is
+  // often there by the time the connection is accepted.
+  void FirstRead();
 
   ClientConn* next_ = nullptr;
   ClientConn* prev_ = nullptr;
@@ -246,6 +254,7 @@ class ClientConn {
   void SendLocal(int status, const char* reason, bool close, const char* detail = nullptr);
   void WriteAccessLog();
   void CloseAfterFlush();
+  bool ClosesAtOnce();
   void StartTunnel();
   void StartStatus(int kind);
   void PumpLocalBody();
@@ -392,6 +401,8 @@ class Server {
   // takes its writes out (before the bufferevent is freed; the read event keeps
   // drover's callback, which works for any plain socket bufferevent).
   void EnableDirectIo(DirectIo* w, bufferevent* bev);
+  // Runs a DirectIo bufferevent's read event handler now.
+  void ReadNow(bufferevent* bev);
   void DisableDirectIo(DirectIo* w);
   // From a bufferevent write callback: libevent drained the output; turns the
   // write event off again when nothing is left.
@@ -447,6 +458,7 @@ class Server {
   static void OutputCb(evbuffer* buf, const evbuffer_cb_info* info, void* arg) noexcept;
   void Reap();
   void FlushWriters();
+  static int WriteOut(evbuffer* out, int fd, int flags);
   void ResolveMembers();
   MemberAddr* RuntimeMemberAddr(uint32_t b, uint32_t m);
 

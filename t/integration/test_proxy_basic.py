@@ -246,6 +246,40 @@ def test_close_request_with_bytes_after_it_gets_its_whole_response(drover, backe
     assert b.stats()["requests"] - before == 2
 
 
+def test_close_response_last_write_reaches_slow_and_fast_clients(drover, backend):
+    """The last write before a close goes out with MSG_MORE (the FIN rides on it):
+    small and large, Content-Length and chunked, HTTP/1.1 close and HTTP/1.0; a
+    client with a 4 KiB receive buffer that waits before reading makes the first
+    write partial, so the rest goes out through the ordinary write."""
+    b = backend("W")
+    d = app_proxy(drover, b)
+    cases = [(b"GET /app/size?n=10 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 10),
+             (b"GET /app/size?n=60000 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+              60000),
+             (b"GET /app/size?n=50000&chunked=1 HTTP/1.1\r\nHost: h\r\nConnection: close"
+              b"\r\n\r\n", 50000),
+             (b"GET /app/size?n=3000 HTTP/1.0\r\nHost: h\r\n\r\n", 3000)]
+    for req, n in cases:
+        for slow in (False, True):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                if slow:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.settimeout(10)
+                s.connect((dr.LOOPBACK, d.port))
+                s.sendall(req)
+                if slow:
+                    time.sleep(0.3)
+                data = b""
+                while True:
+                    got = s.recv(4096 if slow else 65536)
+                    if not got:
+                        break
+                    data += got
+            rs, rest = dr.parse_responses(data)
+            assert [r.status for r in rs] == [200] and rs[0].complete, (req, slow, data[:300])
+            assert rs[0].body == dr.pattern(n) and rest == b"", (req, slow)
+
+
 def test_close_request_client_gone_while_member_works(drover, backend):
     """Clients of Connection: close requests leave before the member answers: the
     worker survives and goes on serving."""
