@@ -403,6 +403,10 @@ class Server {
   void EnableDirectIo(DirectIo* w, bufferevent* bev);
   // Runs a DirectIo bufferevent's read event handler now.
   void ReadNow(bufferevent* bev);
+  // Writes what it can of `out` to the socket `fd` with one send() or sendmsg()
+  // (`flags` | MSG_NOSIGNAL | MSG_DONTWAIT) and drains that; returns the call's
+  // result (errno set when -1).
+  static int WriteOut(evbuffer* out, int fd, int flags);
   void DisableDirectIo(DirectIo* w);
   // From a bufferevent write callback: libevent drained the output; turns the
   // write event off again when nothing is left.
@@ -458,7 +462,6 @@ class Server {
   static void OutputCb(evbuffer* buf, const evbuffer_cb_info* info, void* arg) noexcept;
   void Reap();
   void FlushWriters();
-  static int WriteOut(evbuffer* out, int fd, int flags);
   void ResolveMembers();
   MemberAddr* RuntimeMemberAddr(uint32_t b, uint32_t m);
 

@@ -248,9 +248,9 @@ def test_close_request_with_bytes_after_it_gets_its_whole_response(drover, backe
 
 def test_close_response_last_write_reaches_slow_and_fast_clients(drover, backend):
     """The last write before a close goes out with MSG_MORE (the FIN rides on it):
-    small and large, Content-Length and chunked, HTTP/1.1 close and HTTP/1.0; a
-    client with a 4 KiB receive buffer that waits before reading makes the first
-    write partial, so the rest goes out through the ordinary write."""
+    small and large, Content-Length and chunked, HTTP/1.1 close and HTTP/1.0, to
+    clients that read at once and to clients with a 4 KiB receive buffer that wait
+    before reading. (A partial last write is in t/unit/proxy/write_out_test.cc.)"""
     b = backend("W")
     d = app_proxy(drover, b)
     cases = [(b"GET /app/size?n=10 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 10),
