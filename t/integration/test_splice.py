@@ -31,6 +31,15 @@ def pipes_of(pid):
     return n
 
 
+def served_worker(d):
+    """The one worker's pid, once it has answered a (small, unspliced) request: its
+    own descriptors (libevent's signal pipe among them) exist from then on, so its
+    pipe count before the test is stable."""
+    (worker,) = d.wait_workers()
+    assert dr.request(d.port, "GET", "/size?n=10").status == 200
+    return worker
+
+
 def read_response(sock, deadline):
     """Reads one response with a Content-Length body; returns (head bytes, body)."""
     buf = b""
@@ -57,7 +66,7 @@ def read_response(sock, deadline):
 
 def test_spliced_bodies_are_exact_and_the_member_connection_is_reused(drover, backend):
     d, b = proxied(drover, backend)
-    (worker,) = d.wait_workers()
+    worker = served_worker(d)
     before = pipes_of(worker)
     deadline = time.monotonic() + 20
     with socket.create_connection((dr.LOOPBACK, d.port), timeout=10) as s:
@@ -112,7 +121,7 @@ def test_member_that_stops_mid_body_while_spliced(drover, backend):
 
 def test_client_gone_mid_body_and_the_pipe_pool_stays_bounded(drover, backend):
     d, b = proxied(drover, backend)
-    (worker,) = d.wait_workers()
+    worker = served_worker(d)
     before = pipes_of(worker)
     # Clients that leave after the first bytes of a large body.
     for _ in range(5):
