@@ -274,8 +274,8 @@ bool ClientConn::Start() {
 }
 
 void ClientConn::FirstRead() {
-  if (!tls_ && state_ == State::kIdle) {
-    server_->ReadNow(bev_);
+  if (!tls_ && state_ == State::kIdle && out_.bev != nullptr) {
+    server_->ReadNow(&out_);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -240,29 +241,30 @@ namespace {
 constexpr size_t kFirstRead = 1024 - 64;
 constexpr size_t kDirectReadMax = 64 * 1024;
 
-// One readv() of up to `want` bytes into the end of `in`; the read's result.
+// libevent's evbuffer_iovec is struct iovec where <sys/uio.h> exists: the extents
+// it hands out go to the system calls as they are.
+static_assert(std::is_same_v<evbuffer_iovec, iovec>);
+
+// One read of up to `want` bytes into the end of `in`; the read's result.
 ssize_t ReadInto(evbuffer* in, int fd, size_t want) {
-  evbuffer_iovec v[2];
+  iovec v[2];
   int nv = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), v, 2);
   if (nv <= 0) {
     errno = ENOMEM;
     return -1;
   }
-  iovec iov[2];
   size_t room = 0;
   for (int i = 0; i < nv; ++i) {
-    size_t l = std::min(v[i].iov_len, want - room);
-    iov[i].iov_base = v[i].iov_base;
-    iov[i].iov_len = l;
-    room += l;
+    v[i].iov_len = std::min(v[i].iov_len, want - room);
+    room += v[i].iov_len;
   }
   // recv() rather than readv(): the socket call skips the VFS layer (its
   // fsnotify hooks among it).
-  ssize_t r = nv == 1 ? recv(fd, iov[0].iov_base, iov[0].iov_len, 0) : readv(fd, iov, nv);
+  ssize_t r = nv == 1 ? recv(fd, v[0].iov_base, v[0].iov_len, 0) : readv(fd, v, nv);
   size_t got = r > 0 ? static_cast<size_t>(r) : 0;
   int used = 0;
   for (int i = 0; i < nv && got > 0; ++i) {
-    v[i].iov_len = std::min(iov[i].iov_len, got);
+    v[i].iov_len = std::min(v[i].iov_len, got);  // committing less than reserved is fine
     got -= v[i].iov_len;
     used = i + 1;
   }
@@ -272,30 +274,32 @@ ssize_t ReadInto(evbuffer* in, int fd, size_t want) {
   return r;
 }
 
-// DirectIo's read on a plain socket bufferevent, into its input: one readv() of up
+// Bytes a read may add to bev's input: `cap`, within the read high-water mark.
+size_t ReadRoom(bufferevent* bev, size_t cap) {
+  size_t high = bev->wm_read.high;
+  size_t len = evbuffer_get_length(bev->input);
+  return high == 0 ? cap : high > len ? std::min(cap, high - len) : 0;
+}
+
+// DirectIo's read on a plain socket bufferevent, into its input: one read of up
 // to kFirstRead and, when that fills and `more`, one of up to kDirectReadMax
-// (within the read high-water mark). Returns the first readv()'s result, errno set
+// (within the read high-water mark). Returns the first read's result, errno set
 // when it is -1; *filled tells whether the first read filled.
 ssize_t DirectRead(bufferevent* bev, evutil_socket_t fd, bool more, bool* filled) {
   evbuffer* in = bev->input;
-  size_t len = evbuffer_get_length(in);
-  size_t high = bev->wm_read.high;
   *filled = false;
-  if (high != 0 && len >= high) {
+  size_t want = ReadRoom(bev, kFirstRead);
+  if (want == 0) {
     errno = EAGAIN;  // libevent suspends reading at the mark
     return -1;
   }
-  size_t want = high != 0 ? std::min(kFirstRead, high - len) : kFirstRead;
   evbuffer_unfreeze(in, 0);  // bufferevent_socket freezes its input's end
   ssize_t r = ReadInto(in, fd, want);
   int e = errno;
   if (r == static_cast<ssize_t>(want)) {
     *filled = true;
-    size_t rest = kDirectReadMax - want;
-    if (high != 0) {
-      rest = high > len + want ? std::min(rest, high - len - want) : 0;
-    }
-    if (more && rest > 0) {
+    size_t rest = more ? ReadRoom(bev, kDirectReadMax - want) : 0;
+    if (rest > 0) {
       // EAGAIN, EOF or an error here: the socket stays readable and the next read
       // reports them.
       (void)ReadInto(in, fd, rest);
@@ -346,11 +350,7 @@ void DirectReadCb(evutil_socket_t fd, short what, void* arg) noexcept {
           (bufferevent_get_enabled(bev) & EV_READ) != 0) {
         // The response goes on and its owner does not splice it: read on.
         evbuffer* in = bev->input;
-        size_t len = evbuffer_get_length(in);
-        size_t high = bev->wm_read.high;
-        size_t rest = high == 0    ? kDirectReadMax
-                      : high > len ? std::min(kDirectReadMax, high - len)
-                                   : 0;
+        size_t rest = ReadRoom(bev, kDirectReadMax);
         if (rest > 0) {
           evbuffer_unfreeze(in, 0);
           ssize_t m = ReadInto(in, fd, rest);
@@ -410,7 +410,7 @@ void Server::EnableDirectIo(DirectIo* w, bufferevent* bev) {
   }
 }
 
-void Server::ReadNow(bufferevent* bev) { DirectReadCb(bufferevent_getfd(bev), EV_READ, bev); }
+void Server::ReadNow(DirectIo* w) { DirectReadCb(w->fd, EV_READ, w->bev); }
 
 void Server::DisableDirectIo(DirectIo* w) {
   if (w->queued) {
@@ -456,20 +456,15 @@ void Server::FlushCb(evutil_socket_t, short, void* arg) noexcept {
 // libevent's own write, without MSG_MORE, which pushes out a held segment too.
 int Server::WriteOut(evbuffer* out, int fd, int flags) {
   constexpr int kMaxIov = 16;
-  evbuffer_iovec v[kMaxIov];
+  iovec v[kMaxIov];
   int n = std::min(evbuffer_peek(out, -1, nullptr, v, kMaxIov), kMaxIov);
   flags |= MSG_NOSIGNAL | MSG_DONTWAIT;
   ssize_t sent;
   if (n == 1) {
     sent = send(fd, v[0].iov_base, v[0].iov_len, flags);
   } else {
-    iovec iov[kMaxIov];
-    for (int i = 0; i < n; ++i) {
-      iov[i].iov_base = v[i].iov_base;
-      iov[i].iov_len = v[i].iov_len;
-    }
     msghdr msg{};
-    msg.msg_iov = iov;
+    msg.msg_iov = v;
     msg.msg_iovlen = static_cast<size_t>(n);
     sent = sendmsg(fd, &msg, flags);
   }

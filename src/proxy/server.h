@@ -401,8 +401,8 @@ class Server {
   // takes its writes out (before the bufferevent is freed; the read event keeps
   // drover's callback, which works for any plain socket bufferevent).
   void EnableDirectIo(DirectIo* w, bufferevent* bev);
-  // Runs a DirectIo bufferevent's read event handler now.
-  void ReadNow(bufferevent* bev);
+  // Runs w's read event handler now (w in direct mode).
+  void ReadNow(DirectIo* w);
   // Writes what it can of `out` to the socket `fd` with one send() or sendmsg()
   // (`flags` | MSG_NOSIGNAL | MSG_DONTWAIT) and drains that; returns the call's
   // result (errno set when -1).
