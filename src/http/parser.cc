@@ -10,7 +10,8 @@
 //    byte, so they also run on what has arrived of an incomplete head; this is
 //    what bounds what a hostile client can make us buffer.
 //  - syntax and meaning (tokens, versions, Content-Length, Host, ...) are only
-//    checked once the head's CRLFCRLF has arrived.
+//    checked once the head's CRLFCRLF has arrived (requests), or checked as the
+//    lines come but reported only once it has (responses, see WalkHead).
 // The start line is the exception: it is parsed as soon as its CRLF has
 // arrived, and its syntax error is reported at once (it is the first error in
 // byte order). Example: "GET / HTTP/9.9\r\nA: \0" is 400 "unsupported http
@@ -225,7 +226,12 @@ ParseResult WalkHead(const char* buf, size_t len, const Limits& limits, bool is_
                      StartFn start, FieldFn field, size_t* head_size, ParseError* err) {
   const int bad = is_request ? 400 : 502;
   const char* const end = buf + len;
-  bool parse = HasHeadEnd(buf, len);
+  // Requests: syntax only once the head has ended, so that a head arriving in
+  // pieces is only framed on every read. A member's response head is usually
+  // followed by its body in the same read, where the search for CRLFCRLF walks
+  // the lines a second time: it is parsed at once, and the result is the same,
+  // since a syntax error is only reported once the head ends cleanly.
+  bool parse = !is_request || HasHeadEnd(buf, len);
   ParseError syntax;
   bool syntax_failed = false;
   const char* p = buf;
@@ -344,9 +350,21 @@ bool ParseFieldLine(const char* p, const char* e, int bad, Header* h, ParseError
   if (IsWs(*p)) {
     return Fail(err, bad, "obs-fold or leading whitespace in field line");
   }
-  const char* s = p;
-  while (s < e && Is(*s, kCharToken)) {
-    ++s;
+  // The usual line: its first ':' ends a name of tchars. One memchr and a check of
+  // every name byte without a branch per byte; anything else takes the byte loop,
+  // which finds where the name ends and why.
+  const char* s = static_cast<const char*>(memchr(p, ':', static_cast<size_t>(e - p)));
+  uint8_t all = kCharToken;
+  if (s != nullptr) {
+    for (const char* q = p; q < s; ++q) {
+      all &= kChars[static_cast<unsigned char>(*q)];
+    }
+  }
+  if (s == nullptr || all == 0) {
+    s = p;
+    while (s < e && Is(*s, kCharToken)) {
+      ++s;
+    }
   }
   if (s == e) {
     return Fail(err, bad, "missing colon in field line");
@@ -386,9 +404,35 @@ enum class Field {
 
 // Compares a field name (tchars only) with a lowercase name of the same size.
 // c | 0x20 lowercases letters and leaves '-' and digits alone; no other tchar
-// maps onto a letter, '-' or a digit that way.
+// maps onto a letter, '-' or a digit that way. Eight (or four) bytes at a time,
+// the last word overlapping the one before: names are compared once per field
+// on every request and response.
+template <typename Word>
+inline bool WordsEqualLowered(const char* name, const char* lower, size_t n) {
+  constexpr Word kCase = static_cast<Word>(0x2020202020202020ull);
+  Word a;
+  Word b;
+  for (size_t i = 0; i + sizeof(Word) < n; i += sizeof(Word)) {
+    memcpy(&a, name + i, sizeof(Word));
+    memcpy(&b, lower + i, sizeof(Word));
+    if ((a | kCase) != b) {
+      return false;
+    }
+  }
+  memcpy(&a, name + n - sizeof(Word), sizeof(Word));
+  memcpy(&b, lower + n - sizeof(Word), sizeof(Word));
+  return (a | kCase) == b;
+}
+
 inline bool NameIs(std::string_view name, std::string_view lower) {
-  for (size_t i = 0; i < lower.size(); ++i) {
+  const size_t n = lower.size();
+  if (n >= 8) {
+    return WordsEqualLowered<uint64_t>(name.data(), lower.data(), n);
+  }
+  if (n >= 4) {
+    return WordsEqualLowered<uint32_t>(name.data(), lower.data(), n);
+  }
+  for (size_t i = 0; i < n; ++i) {
     if ((name[i] | 0x20) != lower[i]) {
       return false;
     }

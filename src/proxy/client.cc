@@ -85,10 +85,16 @@ void SetNoDelay(int fd) {
 }
 
 void AppendHeader(std::string* out, std::string_view name, std::string_view value) {
-  out->append(name);
-  out->append(": ");
-  out->append(value);
-  out->append("\r\n");
+  // One size check for the line instead of one per piece.
+  const size_t at = out->size();
+  out->resize(at + name.size() + value.size() + 4);
+  char* d = out->data() + at;
+  memcpy(d, name.data(), name.size());
+  d += name.size();
+  memcpy(d, ": ", 2);
+  d += 2;
+  memcpy(d, value.data(), value.size());
+  memcpy(d + value.size(), "\r\n", 2);
 }
 
 // Rebases views from one copy of a buffer to another.
@@ -955,7 +961,16 @@ void ClientConn::OnUpstreamConnected() {
   // A plain client may get the body spliced: see the head before reading on.
   up_->out_.head_first = !tls_;
   ++up_->requests_;
-  evbuffer_add(bufferevent_get_output(up_->bev_), up_head_.data(), up_head_.size());
+  size_t sent = 0;
+  if (req_body_done_ && Server::WritesThrough(&up_->out_, up_->bev_)) {
+    // Write-through (DirectIo): a request without a body goes out now.
+    iovec v{up_head_.data(), up_head_.size()};
+    ssize_t r = Server::SendVec(up_->out_.fd, &v, 1, 0);
+    sent = r > 0 ? static_cast<size_t>(r) : 0;
+  }
+  if (sent < up_head_.size()) {
+    evbuffer_add(bufferevent_get_output(up_->bev_), up_head_.data() + sent, up_head_.size() - sent);
+  }
   up_bytes_out_ += up_head_.size();
   resp_state_ = RespState::kHead;
   if (req_.expect_continue && !req_body_done_ && !sent_continue_ &&
@@ -1333,12 +1348,73 @@ void ClientConn::SendResponseHead() {
     // leave room after the head for a small body (MoveToClient copies it in).
     evbuffer_expand(out, h.size() + kTlsCoalesceMax);
   }
-  evbuffer_add(out, h.data(), h.size());
+  size_t sent = SendResponseThrough(h);
+  if (sent < h.size()) {
+    evbuffer_add(out, h.data() + sent, h.size() - sent);
+  }
   resp_bytes_ += h.size();
   // An AJP response is complete only at END_RESPONSE (AjpExchange finishes it).
   if (resp_state_ == RespState::kDone && proto_ == nullptr) {
     FinishResponse();
   }
+}
+
+// Write-through (DirectIo) of a keep-alive response whose body is all in the
+// member's input: head and body leave in one sendmsg() now, without passing through
+// the client's output. Returns how many head bytes the kernel took (the caller
+// queues the rest); body bytes it took are drained from the member's input and
+// counted, so that PumpResponseBody moves only what is left. 0 when the response
+// does not qualify, on EAGAIN and on an error (the output path meets the error).
+size_t ClientConn::SendResponseThrough(const std::string& h) {
+  constexpr int kMaxIov = 8;
+  if (!keep_alive_ || proto_ != nullptr || up_ == nullptr || !Server::WritesThrough(&out_, bev_)) {
+    return 0;
+  }
+  uint64_t body = 0;
+  if (resp_state_ == RespState::kBody) {
+    if (resp_.body != http::BodyKind::kLength) {
+      return 0;
+    }
+    body = resp_remaining_;
+  }
+  evbuffer* in = bufferevent_get_input(up_->bev_);
+  if (evbuffer_get_length(in) < body) {
+    return 0;  // the rest is still coming: PumpResponseBody (or splicing) moves it
+  }
+  iovec v[kMaxIov];
+  v[0].iov_base = const_cast<char*>(h.data());
+  v[0].iov_len = h.size();
+  int n = 1;
+  if (body > 0) {
+    int chains = evbuffer_peek(in, static_cast<ev_ssize_t>(body), nullptr, v + 1, kMaxIov - 1);
+    if (chains > kMaxIov - 1) {
+      return 0;
+    }
+    size_t left = static_cast<size_t>(body);
+    for (int i = 1; i <= chains; ++i) {
+      v[i].iov_len = std::min(v[i].iov_len, left);  // the last chain may hold more
+      left -= v[i].iov_len;
+    }
+    n += chains;
+  }
+  ssize_t r = Server::SendVec(out_.fd, v, n, 0);
+  if (r <= 0) {
+    return 0;
+  }
+  size_t sent = static_cast<size_t>(r);
+  const size_t head_sent = std::min(sent, h.size());
+  const size_t body_sent = sent - head_sent;
+  if (body_sent > 0) {
+    evbuffer_drain(in, body_sent);
+    resp_remaining_ -= body_sent;
+    resp_body_bytes_ += body_sent;
+    resp_bytes_ += body_sent;
+    up_bytes_in_ += body_sent;
+    if (resp_remaining_ == 0) {
+      resp_state_ = RespState::kDone;
+    }
+  }
+  return head_sent;
 }
 
 void ClientConn::PumpResponseBody() {

@@ -458,20 +458,28 @@ int Server::WriteOut(evbuffer* out, int fd, int flags) {
   constexpr int kMaxIov = 16;
   iovec v[kMaxIov];
   int n = std::min(evbuffer_peek(out, -1, nullptr, v, kMaxIov), kMaxIov);
-  flags |= MSG_NOSIGNAL | MSG_DONTWAIT;
-  ssize_t sent;
-  if (n == 1) {
-    sent = send(fd, v[0].iov_base, v[0].iov_len, flags);
-  } else {
-    msghdr msg{};
-    msg.msg_iov = v;
-    msg.msg_iovlen = static_cast<size_t>(n);
-    sent = sendmsg(fd, &msg, flags);
-  }
+  ssize_t sent = SendVec(fd, v, n, flags);
   if (sent > 0) {
     evbuffer_drain(out, static_cast<size_t>(sent));
   }
   return static_cast<int>(sent);
+}
+
+ssize_t Server::SendVec(int fd, iovec* v, int n, int flags) {
+  flags |= MSG_NOSIGNAL | MSG_DONTWAIT;
+  if (n == 1) {
+    return send(fd, v[0].iov_base, v[0].iov_len, flags);
+  }
+  msghdr msg{};
+  msg.msg_iov = v;
+  msg.msg_iovlen = static_cast<size_t>(n);
+  return sendmsg(fd, &msg, flags);
+}
+
+bool Server::WritesThrough(const DirectIo* w, bufferevent* bev) {
+  return w->bev == bev && bev != nullptr && !w->queued &&
+         (bufferevent_get_enabled(bev) & EV_WRITE) == 0 &&
+         evbuffer_get_length(bufferevent_get_output(bev)) == 0;
 }
 
 void Server::FlushWriters() {

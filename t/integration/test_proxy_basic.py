@@ -280,6 +280,47 @@ def test_close_response_last_write_reaches_slow_and_fast_clients(drover, backend
             assert rs[0].body == dr.pattern(n) and rest == b"", (req, slow)
 
 
+def test_keepalive_write_through_keeps_order_when_client_socket_fills(drover, backend):
+    """Small keep-alive responses go straight from the member's input to the client
+    socket when nothing is queued (write-through, DirectIo in server.h). A client
+    that pipelines many requests and reads nothing for a while fills its socket, so
+    those sends come back partial or EAGAIN and the rest must queue behind them:
+    every response arrives whole and in order. Request bodies take the queued path
+    and are interleaved here too."""
+    b = backend("T")
+    d = app_proxy(drover, b, MaxKeepAliveRequests="0")
+    # About 6 MB of responses: a loopback socket's send buffer grows to
+    # net.ipv4.tcp_wmem's maximum (4 MiB by default), and it must fill.
+    sizes = [100 + (i % 9) * 80 for i in range(12000)]
+    reqs = []
+    for i, n in enumerate(sizes):
+        if i % 100 == 7:
+            body = b"x" * 300
+            reqs.append(b"POST /app/size?n=%d HTTP/1.1\r\nHost: h\r\nContent-Length: %d"
+                        b"\r\n\r\n%s" % (n, len(body), body))
+        else:
+            reqs.append(b"GET /app/size?n=%d HTTP/1.1\r\nHost: h\r\n\r\n" % n)
+    reqs[-1] = reqs[-1].replace(b"Host: h\r\n", b"Host: h\r\nConnection: close\r\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(20)
+        s.connect((dr.LOOPBACK, d.port))
+        sender = threading.Thread(target=s.sendall, args=(b"".join(reqs),), daemon=True)
+        sender.start()
+        time.sleep(1.5)  # drover's socket to us fills meanwhile
+        data = bytearray()
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+        sender.join(10)
+    rs, rest = dr.parse_responses(bytes(data))
+    assert rest == b"" and len(rs) == len(sizes)
+    for i, (r, n) in enumerate(zip(rs, sizes)):
+        assert r.status == 200 and r.complete and r.body == dr.pattern(n), i
+
+
 def test_close_request_client_gone_while_member_works(drover, backend):
     """Clients of Connection: close requests leave before the member answers: the
     worker survives and goes on serving."""
