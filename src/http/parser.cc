@@ -322,20 +322,29 @@ ParseResult WalkHead(const char* buf, size_t len, const Limits& limits, bool is_
 inline bool ValidFieldValue(const char* p, const char* e) {
   constexpr uint64_t kOnes = 0x0101010101010101ull;
   constexpr uint64_t kHigh = 0x8080808080808080ull;
-  while (e - p >= 8) {
+  auto word_ok = [](const char* w) {
     uint64_t x;
-    memcpy(&x, p, 8);
+    memcpy(&x, w, 8);
     const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;  // some byte < 0x20
     const uint64_t d = x ^ (kOnes * 0x7f);
     const uint64_t del = (d - kOnes) & ~d & kHigh;  // some byte == 0x7f
     if ((below_space | del) != 0) {
       for (int i = 0; i < 8; ++i) {
-        if (!Is(p[i], kCharField)) {
+        if (!Is(w[i], kCharField)) {
           return false;
         }
       }
     }
-    p += 8;
+    return true;
+  };
+  if (e - p >= 8) {
+    // Whole words, then the last eight bytes (overlapping what was checked).
+    for (; e - p > 8; p += 8) {
+      if (!word_ok(p)) {
+        return false;
+      }
+    }
+    return word_ok(e - 8);
   }
   for (; p < e; ++p) {
     if (!Is(*p, kCharField)) {
@@ -356,8 +365,14 @@ bool ParseFieldLine(const char* p, const char* e, int bad, Header* h, ParseError
   const char* s = static_cast<const char*>(memchr(p, ':', static_cast<size_t>(e - p)));
   uint8_t all = kCharToken;
   if (s != nullptr) {
-    for (const char* q = p; q < s; ++q) {
-      all &= kChars[static_cast<unsigned char>(*q)];
+    const auto* q = reinterpret_cast<const unsigned char*>(p);
+    const size_t len = static_cast<size_t>(s - p);
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+      all &= kChars[q[i]] & kChars[q[i + 1]] & kChars[q[i + 2]] & kChars[q[i + 3]];
+    }
+    for (; i < len; ++i) {
+      all &= kChars[q[i]];
     }
   }
   if (s == nullptr || all == 0) {
