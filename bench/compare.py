@@ -56,6 +56,7 @@ import select
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -697,6 +698,73 @@ def measure(kind, scenario, workers, ctx) -> dict:
                     read_text(row["dir"] / "stdout.log")
 
 
+def interleaved(scenario, workers, proxies, ctx, problems) -> list:
+    """--interleave N: all proxies run at once (each pinned as in the other runs, idle
+    while not measured), and wrk goes to them in turn, N slices of --duration seconds
+    each, the order rotating from slice to slice. A slow phase of a shared machine
+    (on this VM the same binary's CPU per request moves by up to 1.8x between runs
+    minutes apart) then falls on every proxy alike instead of on whichever ran then.
+    Returns one row per proxy: its CPU time over its requests in all slices, and the
+    ratio to nginx in each round of slices."""
+    a = ctx.args
+    cpus = ctx.proxy_cpus[:workers] if ctx.proxy_cpus else None
+    started = {}
+    rows = []
+    try:
+        for p in proxies:
+            started[p] = start_proxy(p, ctx.tmp, workers, ctx.backends, cpus)
+            run_wrk(started[p][1], scenario, max(a.warmup, 1), ctx.threads, a.connections,
+                    ctx.load_cpus)
+        slices = {p: [] for p in proxies}  # (cpu seconds, requests) per slice
+        for k in range(a.interleave):
+            order = proxies[k % len(proxies):] + proxies[:k % len(proxies)]
+            log("%s: %d worker(s), interleaved slice %d of %d (%s)" % (
+                scenario, workers, k + 1, a.interleave, ", ".join(order)))
+            for p in order:
+                proc, port, _ = started[p]
+                pids = tree(proc.pid)
+                t0 = cpu_ticks(pids)
+                res = run_wrk(port, scenario, a.duration, ctx.threads, a.connections,
+                              ctx.load_cpus)
+                t1 = cpu_ticks(set(pids) | set(tree(proc.pid)))
+                slices[p].append(((t1 - t0) / CLK_TCK, res["requests"]))
+    except Failure as e:
+        problems.append("%s w=%d interleaved: %s" % (scenario, workers, e))
+        return rows
+    finally:
+        for proc, _, _ in started.values():
+            proc.stop()
+    for p in proxies:
+        cpu = sum(c for c, _ in slices[p])
+        reqs = sum(n for _, n in slices[p])
+        per = [c * 1e6 / n for c, n in slices[p] if n]
+        rows.append({"scenario": scenario, "workers": workers, "proxy": p,
+                     "slices": len(per), "requests": reqs,
+                     "cpu_us_per_req": cpu * 1e6 / reqs if reqs else float("nan"),
+                     "slice_cpu": per})
+    ref = {r["scenario"]: r for r in rows if r["proxy"] == "nginx"}.get(scenario)
+    for r in rows:
+        if ref is not None and ref["requests"]:
+            r["vs_nginx"] = r["cpu_us_per_req"] / ref["cpu_us_per_req"]
+            pairs = sorted(x / y for x, y in zip(r["slice_cpu"], ref["slice_cpu"]))
+            r["slice_ratios"] = pairs
+    return rows
+
+
+def interleaved_markdown(rows) -> str:
+    out = ["| scenario | workers | proxy | slices | requests | CPU µs/req | vs nginx | "
+           "median slice ratio vs nginx | slice ratios (sorted) |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratios = r.get("slice_ratios") or []
+        med = statistics.median(ratios) if ratios else float("nan")
+        out.append("| %s | %d | %s | %d | %s | %s | %s | %s | %s |" % (
+            r["scenario"], r["workers"], r["proxy"], r["slices"], fmt(r["requests"], ","),
+            fmt(r["cpu_us_per_req"], ".1f"), fmt(r.get("vs_nginx"), ".2f"), fmt(med, ".2f"),
+            " ".join("%.2f" % x for x in ratios) if r["proxy"] != "nginx" else "-"))
+    return "\n".join(out)
+
+
 def attached_run(tool_args, proc: Proc, port, scenario, ctx) -> tuple:
     """Runs `tool_args` (strace or perf, attached to the proxy) for a whole extra 3 s wrk
     run after the measured one, stops it with SIGINT; returns (requests, wrk result).
@@ -1191,6 +1259,10 @@ def main(argv=None) -> int:
                     help="open-loop runs per proxy, taking turns; the table shows each "
                          "proxy's median run by p99 (default 1; --repeat does not apply to "
                          "them, to keep the run time bounded)")
+    ap.add_argument("--interleave", type=int, default=0, metavar="N",
+                    help="also N interleaved slices of --duration seconds per proxy, all "
+                         "proxies running at once, for CPU per request with the machine's "
+                         "slow phases spread over all of them (see interleaved())")
     ap.add_argument("--replot", metavar="CSV",
                     help="only redraw the PNG (next to the CSV) from an earlier run's CSV")
     a = ap.parse_args(argv)
@@ -1246,6 +1318,7 @@ def main(argv=None) -> int:
     ctx.backends = []
     rows = []
     lat_rows = []
+    inter_rows = []
     problems = []
     log("%d cpus (%s); proxy cpus %s, wrk+backends cpus %s; workers %s; wrk -t%d -c%d; "
         "%d s per run (+%d s warm-up); load average %s" % (
@@ -1277,6 +1350,8 @@ def main(argv=None) -> int:
                         rows.append(median_run(runs[p]))
                 if not a.no_latency:
                     lat_rows += latency_runs(s, w, proxies, runs, ctx, problems)
+                if a.interleave > 0:
+                    inter_rows += interleaved(s, w, proxies, ctx, problems)
     except KeyboardInterrupt:
         log("interrupted: stopping everything")
         problems.append("interrupted")
@@ -1302,6 +1377,17 @@ def main(argv=None) -> int:
         lat_csv_path = results / ("%s-%s-latency.csv" % (tag, ctx.date))
         if lat_rows:
             write_latency_csv(lat_csv_path, lat_rows, ctx)
+        inter_csv_path = results / ("%s-%s-interleaved.csv" % (tag, ctx.date))
+        if inter_rows:
+            with open(inter_csv_path, "w", newline="") as f:
+                wr = csv.writer(f)
+                wr.writerow(["date", "scenario", "workers", "proxy", "slices", "requests",
+                             "cpu_us_per_req", "cpu_ratio_nginx", "slice_cpu_us_per_req"])
+                for r in inter_rows:
+                    wr.writerow([ctx.date, r["scenario"], r["workers"], r["proxy"], r["slices"],
+                                 r["requests"], "%.2f" % r["cpu_us_per_req"],
+                                 fmt(r.get("vs_nginx"), ".3f"),
+                                 " ".join("%.2f" % x for x in r["slice_cpu"])])
         have_plot = plot(png_path, [r for r in rows if r["proxy"] != "direct"], counts, ctx)
         print()
         print("## drover vs nginx vs HAProxy — %s" % ctx.date)
@@ -1361,12 +1447,24 @@ def main(argv=None) -> int:
                           "is shown)" % (r["proxy"], r["scenario"], r["workers"],
                                          len(r["p99_runs"]), " / ".join(
                                              fmt(x, ".3f") for x in r["p99_runs"])))
+        if inter_rows:
+            print()
+            print("## CPU per request, interleaved — %s" % ctx.date)
+            print()
+            print("All proxies running at once, wrk sent to each in turn: %d slices of %d s per "
+                  "proxy, the order rotating. CPU µs/req: the proxy's CPU time over its "
+                  "requests in all its slices. Slice ratio: its CPU per request in a slice "
+                  "over nginx's in the same round." % (a.interleave, a.duration))
+            print()
+            print(interleaved_markdown(inter_rows))
         for p in problems:
             print("- problem: " + p)
         print()
         print("CSV: %s" % rel(csv_path))
         if lat_rows:
             print("Latency CSV: %s" % rel(lat_csv_path))
+        if inter_rows:
+            print("Interleaved CSV: %s" % rel(inter_csv_path))
         if have_plot:
             print("Plot: %s" % rel(png_path))
         return 0
