@@ -1103,6 +1103,37 @@ TEST(HttpHopByHop, ClassifyFieldNameSpecialFields) {
   }
 }
 
+// Names are compared a word (8 or 4 bytes) at a time: a difference at any position,
+// the overlapping last word's included, must tell them apart, and case must not.
+TEST(HttpHopByHop, ClassifyFieldNameEveryPosition) {
+  const std::pair<std::string, FieldName> names[] = {
+      {"host", FieldName::kHost},
+      {"expect", FieldName::kExpect},
+      {"location", FieldName::kLocation},
+      {"set-cookie", FieldName::kSetCookie},
+      {"destination", FieldName::kDestination},
+      {"content-length", FieldName::kContentLength},
+      {"x-forwarded-for", FieldName::kXForwardedFor},
+      {"content-location", FieldName::kContentLocation},
+      {"x-forwarded-proto", FieldName::kXForwardedProto},
+      {"x-forwarded-server", FieldName::kXForwardedServer},
+  };
+  for (const auto& [name, kind] : names) {
+    std::string upper = name;
+    for (char& c : upper) {
+      c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+    }
+    EXPECT_EQ(ClassifyFieldName(upper), kind) << upper;
+    for (size_t i = 0; i < name.size(); ++i) {
+      std::string other = name;
+      other[i] = other[i] == 'q' ? 'z' : 'q';
+      EXPECT_NE(ClassifyFieldName(other), kind) << other;
+      other[i] = '!';
+      EXPECT_NE(ClassifyFieldName(other), kind) << other;
+    }
+  }
+}
+
 TEST(HttpHopByHop, IsListedIn) {
   std::vector<std::string_view> tokens = {"keep-alive", "X-Secret"};
   EXPECT_TRUE(IsListedIn("x-secret", tokens));
