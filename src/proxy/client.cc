@@ -962,7 +962,7 @@ void ClientConn::OnUpstreamConnected() {
   up_->out_.head_first = !tls_;
   ++up_->requests_;
   size_t sent = 0;
-  if (req_body_done_ && Server::WritesThrough(&up_->out_, up_->bev_)) {
+  if (req_body_done_ && Server::WritesThrough(&up_->out_)) {
     // Write-through (DirectIo): a request without a body goes out now.
     iovec v{up_head_.data(), up_head_.size()};
     ssize_t r = Server::SendVec(up_->out_.fd, &v, 1, 0);
@@ -1367,7 +1367,7 @@ void ClientConn::SendResponseHead() {
 // does not qualify, on EAGAIN and on an error (the output path meets the error).
 size_t ClientConn::SendResponseThrough(const std::string& h) {
   constexpr int kMaxIov = 8;
-  if (!keep_alive_ || proto_ != nullptr || up_ == nullptr || !Server::WritesThrough(&out_, bev_)) {
+  if (!keep_alive_ || proto_ != nullptr || up_ == nullptr || !Server::WritesThrough(&out_)) {
     return 0;
   }
   uint64_t body = 0;
@@ -1390,12 +1390,8 @@ size_t ClientConn::SendResponseThrough(const std::string& h) {
     if (chains > kMaxIov - 1) {
       return 0;
     }
-    size_t left = static_cast<size_t>(body);
-    for (int i = 1; i <= chains; ++i) {
-      v[i].iov_len = std::min(v[i].iov_len, left);  // the last chain may hold more
-      left -= v[i].iov_len;
-    }
-    n += chains;
+    n += Server::ClampIovecs(v + 1, chains,
+                             static_cast<size_t>(body));  // the last chain may hold more
   }
   ssize_t r = Server::SendVec(out_.fd, v, n, 0);
   if (r <= 0) {

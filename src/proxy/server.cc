@@ -253,21 +253,12 @@ ssize_t ReadInto(evbuffer* in, int fd, size_t want) {
     errno = ENOMEM;
     return -1;
   }
-  size_t room = 0;
-  for (int i = 0; i < nv; ++i) {
-    v[i].iov_len = std::min(v[i].iov_len, want - room);
-    room += v[i].iov_len;
-  }
+  nv = Server::ClampIovecs(v, nv, want);
   // recv() rather than readv(): the socket call skips the VFS layer (its
   // fsnotify hooks among it).
   ssize_t r = nv == 1 ? recv(fd, v[0].iov_base, v[0].iov_len, 0) : readv(fd, v, nv);
-  size_t got = r > 0 ? static_cast<size_t>(r) : 0;
-  int used = 0;
-  for (int i = 0; i < nv && got > 0; ++i) {
-    v[i].iov_len = std::min(v[i].iov_len, got);  // committing less than reserved is fine
-    got -= v[i].iov_len;
-    used = i + 1;
-  }
+  // Committing less than was reserved is fine.
+  int used = Server::ClampIovecs(v, nv, r > 0 ? static_cast<size_t>(r) : 0);
   int e = errno;
   evbuffer_commit_space(in, v, used);
   errno = e;
@@ -476,10 +467,19 @@ ssize_t Server::SendVec(int fd, iovec* v, int n, int flags) {
   return sendmsg(fd, &msg, flags);
 }
 
-bool Server::WritesThrough(const DirectIo* w, bufferevent* bev) {
-  return w->bev == bev && bev != nullptr && !w->queued &&
-         (bufferevent_get_enabled(bev) & EV_WRITE) == 0 &&
-         evbuffer_get_length(bufferevent_get_output(bev)) == 0;
+bool Server::WritesThrough(const DirectIo* w) {
+  return w->bev != nullptr && !w->queued && (bufferevent_get_enabled(w->bev) & EV_WRITE) == 0 &&
+         evbuffer_get_length(bufferevent_get_output(w->bev)) == 0;
+}
+
+int Server::ClampIovecs(iovec* v, int n, size_t total) {
+  int used = 0;
+  for (int i = 0; i < n && total > 0; ++i) {
+    v[i].iov_len = std::min(v[i].iov_len, total);
+    total -= v[i].iov_len;
+    used = i + 1;
+  }
+  return used;
 }
 
 void Server::FlushWriters() {

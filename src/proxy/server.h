@@ -420,10 +420,13 @@ class Server {
   // One send() (n == 1) or sendmsg() of `v` to `fd`, `flags` | MSG_NOSIGNAL |
   // MSG_DONTWAIT; the call's result.
   static ssize_t SendVec(int fd, iovec* v, int n, int flags);
-  // Write-through (see DirectIo): true when w is in direct mode on `bev` with
-  // nothing queued and libevent's write event off, so bytes sent to w->fd now
-  // keep their order.
-  static bool WritesThrough(const DirectIo* w, bufferevent* bev);
+  // Write-through (see DirectIo): true when w is in direct mode with nothing
+  // queued and libevent's write event off, so bytes sent to w->fd now keep their
+  // order.
+  static bool WritesThrough(const DirectIo* w);
+  // Shortens the extents v[0..n) to `total` bytes in all; returns how many still
+  // hold bytes (the rest are left as they were).
+  static int ClampIovecs(iovec* v, int n, size_t total);
   void DisableDirectIo(DirectIo* w);
   // From a bufferevent write callback: libevent drained the output; turns the
   // write event off again when nothing is left.
