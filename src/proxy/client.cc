@@ -1359,15 +1359,22 @@ void ClientConn::SendResponseHead() {
   }
 }
 
-// Write-through (DirectIo) of a keep-alive response whose body is all in the
-// member's input: head and body leave in one sendmsg() now, without passing through
-// the client's output. Returns how many head bytes the kernel took (the caller
-// queues the rest); body bytes it took are drained from the member's input and
-// counted, so that PumpResponseBody moves only what is left. 0 when the response
-// does not qualify, on EAGAIN and on an error (the output path meets the error).
+// Write-through (DirectIo) of a response whose body is all in the member's input:
+// head and body leave in one sendmsg() now, without passing through the client's
+// output. Returns how many head bytes the kernel took (the caller queues the rest);
+// body bytes it took are drained from the member's input and counted, so that
+// PumpResponseBody moves only what is left. 0 when the response does not qualify,
+// on EAGAIN and on an error (the output path meets the error).
+//
+// A keep-alive response, or the last one on a connection that closes at once
+// (ClosesAtOnce: the client asked for the close). The latter goes with MSG_MORE, as
+// the queued path's last write does: the close that follows in this same call chain
+// (FinishResponse, CloseAfterFlush, StartLinger) sends it with the FIN, in one
+// segment when it fits. A lingering close keeps the queued path.
 size_t ClientConn::SendResponseThrough(const std::string& h) {
   constexpr int kMaxIov = 8;
-  if (!keep_alive_ || proto_ != nullptr || up_ == nullptr || !Server::WritesThrough(&out_)) {
+  if (proto_ != nullptr || up_ == nullptr || !(keep_alive_ || ClosesAtOnce()) ||
+      !Server::WritesThrough(&out_)) {
     return 0;
   }
   uint64_t body = 0;
@@ -1393,7 +1400,7 @@ size_t ClientConn::SendResponseThrough(const std::string& h) {
     n += Server::ClampIovecs(v + 1, chains,
                              static_cast<size_t>(body));  // the last chain may hold more
   }
-  ssize_t r = Server::SendVec(out_.fd, v, n, 0);
+  ssize_t r = Server::SendVec(out_.fd, v, n, keep_alive_ ? 0 : MSG_MORE);
   if (r <= 0) {
     return 0;
   }
@@ -2236,11 +2243,14 @@ void ClientConn::CloseAfterFlush() {
   }
   close_after_flush_ = true;
   state_ = State::kHead;  // no more requests are parsed (close_after_flush_ stops them)
+  if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
+    StartLinger();  // arms its own timer
+    return;
+  }
+  // The output drains (WriteCb at empty) within the I/O timeout.
   bufferevent_setwatermark(bev_, EV_WRITE, 0, 0);
   ArmTimer(server_->server_config().timeout_ms);
-  if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
-    StartLinger();
-  } else if (ClosesAtOnce()) {
+  if (ClosesAtOnce()) {
     out_.last_write = true;
   }
 }

@@ -62,16 +62,35 @@ int64_t WallUs() {
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
 }
 
+// The timeouts go in as libevent "common timeouts": every event with the same
+// duration shares one queue ordered by deadline, so that re-adding one is an
+// unlink and an append at the tail. A persistent read event re-adds its timeout
+// each time it fires, which on the timer heap cost a sift per member read. The
+// durations are few (the configured timeouts), far below libevent's 256 per base;
+// past that the plain timeval is used.
+namespace {
+timeval CommonTimeout(event_base* base, int64_t ms) {
+  timeval tv = {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  const timeval* common = event_base_init_common_timeout(base, &tv);
+  return common != nullptr ? *common : tv;
+}
+}  // namespace
+
 void SetBevTimeouts(bufferevent* bev, BevTimeouts* cache, int64_t read_ms, int64_t write_ms) {
   if (cache->read_ms == read_ms && cache->write_ms == write_ms) {
     return;
   }
   cache->read_ms = read_ms;
   cache->write_ms = write_ms;
-  struct timeval r = {static_cast<time_t>(read_ms / 1000),
-                      static_cast<suseconds_t>((read_ms % 1000) * 1000)};
-  struct timeval w = {static_cast<time_t>(write_ms / 1000),
-                      static_cast<suseconds_t>((write_ms % 1000) * 1000)};
+  event_base* base = bufferevent_get_base(bev);
+  timeval r{};
+  timeval w{};
+  if (read_ms > 0) {
+    r = CommonTimeout(base, read_ms);
+  }
+  if (write_ms > 0) {
+    w = CommonTimeout(base, write_ms);
+  }
   bufferevent_set_timeouts(bev, read_ms > 0 ? &r : nullptr, write_ms > 0 ? &w : nullptr);
 }
 

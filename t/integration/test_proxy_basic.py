@@ -321,6 +321,46 @@ def test_keepalive_write_through_keeps_order_when_client_socket_fills(drover, ba
         assert r.status == 200 and r.complete and r.body == dr.pattern(n), i
 
 
+def test_close_write_through_delivers_whole_response_then_eof(drover, backend):
+    """A Connection: close response whose body came with its head leaves in one
+    sendmsg() with MSG_MORE and the close follows at once (write-through,
+    ClientConn::SendResponseThrough). Alone on a fresh connection, and last behind
+    pipelined keep-alive requests whose responses a client with a small receive
+    buffer leaves unread for a while (so that the socket may be full when the last
+    response comes, and its send partial): every response arrives whole, in order,
+    the last says Connection: close, then EOF."""
+    b = backend("W")
+    d = app_proxy(drover, b, MaxKeepAliveRequests="0")
+
+    def run(sizes, rcvbuf, pause):
+        reqs = [b"GET /app/size?n=%d HTTP/1.1\r\nHost: h\r\n\r\n" % n for n in sizes]
+        reqs[-1] = reqs[-1].replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            s.settimeout(10)
+            s.connect((dr.LOOPBACK, d.port))
+            sender = threading.Thread(target=s.sendall, args=(b"".join(reqs),), daemon=True)
+            sender.start()
+            time.sleep(pause)
+            data = bytearray()
+            while True:
+                got = s.recv(65536)
+                if not got:
+                    break
+                data += got
+            sender.join(10)
+        rs, rest = dr.parse_responses(bytes(data))
+        assert rest == b"" and len(rs) == len(sizes)
+        for i, (r, n) in enumerate(zip(rs, sizes)):
+            assert r.status == 200 and r.complete and r.body == dr.pattern(n), i
+        assert rs[-1].header("Connection") == "close"
+
+    for n in (0, 1, 100, 700):
+        run([n], 65536, 0)
+    for k in range(4):
+        run([100 + (i % 7) * 100 for i in range(3000 + 37 * k)], 4096, 0.5)
+
+
 def test_close_request_client_gone_while_member_works(drover, backend):
     """Clients of Connection: close requests leave before the member answers: the
     worker survives and goes on serving."""
