@@ -397,15 +397,7 @@ void Balancer::OnConnectFailure(uint32_t m, int64_t now_ms) {
 
 bool Balancer::OnResponseStatus(uint32_t m, int status, int64_t now_ms) {
   shm::MemberSlot* s = slot(m);
-  if (s == nullptr) {
-    return false;
-  }
-  for (int code : cfg_->failonstatus) {
-    if (code == status) {
-      return MarkError(s, now_ms);
-    }
-  }
-  return false;
+  return s != nullptr && FailsOnStatus(status) && MarkError(s, now_ms);
 }
 
 bool Balancer::OnTimeout(uint32_t m, int64_t now_ms) {

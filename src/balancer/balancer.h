@@ -73,6 +73,15 @@ class Balancer {
   void OnRequestEnd(uint32_t m, uint64_t in, uint64_t out);  // busy--, bytes
   // A connect failure / connect timeout: failures++, set E and error_time unless +I.
   void OnConnectFailure(uint32_t m, int64_t now_ms);
+  // Whether failonstatus lists `status` (OnResponseStatus acts only then).
+  bool FailsOnStatus(int status) const {
+    for (int code : cfg_->failonstatus) {
+      if (code == status) {
+        return true;
+      }
+    }
+    return false;
+  }
   // After a response was relayed: applies failonstatus. Returns true when it set E.
   bool OnResponseStatus(uint32_t m, int status, int64_t now_ms);
   // A read timeout from the member: applies failontimeout. Returns true when it set E.

@@ -509,9 +509,11 @@ void ClientConn::ProcessInput() {
     if (len == 0) {
       break;
     }
-    if (state_ == State::kIdle) {
+    // A head's first bytes: RequestHeaderTimeout runs from here, armed below only
+    // when they are not the whole head (usually they are).
+    const bool head_starts = state_ == State::kIdle;
+    if (head_starts) {
       state_ = State::kHead;
-      ArmTimer(server_->server_config().request_header_timeout_ms);
     }
     const auto& lim = server_->limits();
     size_t max_head = lim.max_request_line + 2 + (lim.max_fields + 1) * (lim.max_field_size + 2);
@@ -526,6 +528,9 @@ void ClientConn::ProcessInput() {
       r = http::ParseRequestHead(p, n, lim, &req_, &err);
     }
     if (r == http::ParseResult::kIncomplete) {
+      if (head_starts) {
+        ArmTimer(server_->server_config().request_header_timeout_ms);
+      }
       if (n >= max_head) {
         SendLocal(431, "request head too large", true);
       } else if (len >= kClientReadMax) {
@@ -651,11 +656,11 @@ void ClientConn::StartExchange() {
     return;
   }
   balancer_ = server_->balancer(route_.rule->balancer);
-  PickAndConnect();
+  PickAndConnect(start_us_);
 }
 
 // Picks members until one connects synchronously-or-pending, or none is left.
-bool ClientConn::PickAndConnect() {
+bool ClientConn::PickAndConnect(int64_t now_us) {
   balancer::PickRequest preq;
   preq.path = req_.path;
   preq.query = req_.query;
@@ -672,7 +677,8 @@ bool ClientConn::PickAndConnect() {
   }
   std::vector<int> excluded;
   while (true) {
-    int64_t now_ms = WallUs() / 1000;
+    int64_t now_ms = (now_us != 0 ? now_us : WallUs()) / 1000;
+    now_us = 0;  // a later round (failover) reads the clock again
     // Members at their max= connections in this worker (and without an idle
     // connection to reuse) are left out of this pick, like members already tried.
     excluded = tried_;
@@ -1711,7 +1717,8 @@ void ClientConn::FinishResponse() {
     }
   }
   if (balancer_ != nullptr && member_ >= 0) {
-    if (balancer_->OnResponseStatus(static_cast<uint32_t>(member_), status_, WallUs() / 1000)) {
+    if (balancer_->FailsOnStatus(status_) &&
+        balancer_->OnResponseStatus(static_cast<uint32_t>(member_), status_, WallUs() / 1000)) {
       DLOG(kError, "proxy: balancer %s: member %s answered %d (failonstatus): in error",
            balancer_->name().c_str(), balancer_->MemberUrl(static_cast<uint32_t>(member_)).c_str(),
            status_);

@@ -856,7 +856,7 @@ UpstreamConn* Server::TakeIdle(uint32_t b, uint32_t m, bool tls, const std::stri
       continue;
     }
     v.erase(v.begin() + static_cast<long>(i));
-    if (core::MonotonicMs() - u->idle_since_ms_ > kIdleUpstreamMs) {
+    if (core::CoarseMonotonicMs() - u->idle_since_ms_ > kIdleUpstreamMs) {
       DeferFree(u);  // idle too long to trust (its read timeout closes the older ones)
       continue;
     }
@@ -882,7 +882,7 @@ void Server::PutIdle(UpstreamConn* u) {
   // and idle (SetBevTimeouts is then free). TakeIdle skips connections idle
   // longer than kIdleUpstreamMs.
   EnableRead(u->bev_);
-  u->idle_since_ms_ = core::MonotonicMs();
+  u->idle_since_ms_ = core::CoarseMonotonicMs();
   MemberAddr* a = member_addr(b, m);
   int64_t busy = a != nullptr ? a->timeout_ms : kIdleUpstreamMs;
   SetBevTimeouts(u->bev_, &u->timeouts_, std::max(busy, kIdleUpstreamMs), busy);

@@ -177,7 +177,7 @@ class UpstreamConn {
   DirectIo out_;
   BevTimeouts timeouts_;
   bool watermarks_set_ = false;  // the busy-connection watermarks (they stay when idle)
-  int64_t idle_since_ms_ = 0;    // MonotonicMs() when it went into the pool
+  int64_t idle_since_ms_ = 0;    // CoarseMonotonicMs() when it went into the pool
 
   static void ReadCb(bufferevent* bev, void* arg) noexcept;
   static void WriteCb(bufferevent* bev, void* arg) noexcept;
@@ -246,7 +246,8 @@ class ClientConn {
   void ProcessInput();
   void StartExchange();
   void ResetExchange();
-  bool PickAndConnect();
+  // `now_us`: WallUs() when the caller just read it (0: read it here).
+  bool PickAndConnect(int64_t now_us = 0);
   bool ConnectTo(int member);
   void BuildUpstreamHead();
   void PumpRequestBody();

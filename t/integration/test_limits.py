@@ -53,6 +53,50 @@ def test_slowloris_head_times_out_with_408(drover, backend):
     assert b.stats()["requests"] == before + 1  # only our own /stats calls
 
 
+def test_slowloris_second_head_on_keepalive_connection_times_out_with_408(drover, backend):
+    """RequestHeaderTimeout runs from a head's first byte on a kept-alive connection
+    too (not from the KeepAliveTimeout, which is far longer here): drover arms it
+    only when a read leaves the head incomplete."""
+    d, b = app(drover, backend,
+               server={"RequestHeaderTimeout": "2", "KeepAliveTimeout": "30"})
+    with socket.create_connection((dr.LOOPBACK, d.port), timeout=10) as s:
+        s.sendall(b"GET /app/x HTTP/1.1\r\nHost: a\r\n\r\n")
+        buf = b""
+        while b"A\n" not in buf:
+            buf += s.recv(4096)
+        time.sleep(1.5)  # idle, well inside KeepAliveTimeout
+        t0 = time.monotonic()
+        data = b""
+        try:
+            for c in b"GET /app/x HTTP/1.1\r\nHost: a\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa":
+                s.sendall(bytes([c]))
+                time.sleep(0.1)
+                s.setblocking(False)
+                try:
+                    got = s.recv(4096)
+                    if not got:
+                        break
+                    data += got
+                except BlockingIOError:
+                    pass
+                finally:
+                    s.setblocking(True)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        s.settimeout(5)
+        try:
+            while True:
+                got = s.recv(4096)
+                if not got:
+                    break
+                data += got
+        except (socket.timeout, ConnectionResetError):
+            pass
+    elapsed = time.monotonic() - t0
+    assert data.startswith(b"HTTP/1.1 408 "), data[:100]
+    assert 1.5 < elapsed < 6, elapsed
+
+
 def test_idle_connection_closed_after_keepalive_timeout(drover, backend):
     d, b = app(drover, backend, server={"KeepAliveTimeout": "1"})
     with socket.create_connection((dr.LOOPBACK, d.port), timeout=10) as s:
