@@ -54,6 +54,18 @@ void FillAddress(const config::Url& url, const std::string& balancer, MemberAddr
 constexpr size_t kMaxIdlePerMember = 256;
 // An idle member connection is closed after this long.
 constexpr int64_t kIdleUpstreamMs = 60000;
+
+// The timeouts go in as libevent "common timeouts": every event with the same
+// duration shares one queue ordered by deadline, so that re-adding one (a
+// persistent read event re-adds its timeout each time it fires, on every member
+// read) is an unlink and an append at the tail, not a sift through a heap holding
+// every connection's timeout. The durations are few (the configured timeouts), far
+// below libevent's 256 per base; past that the plain timeval is used.
+timeval CommonTimeout(event_base* base, int64_t ms) {
+  timeval tv = {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  const timeval* common = event_base_init_common_timeout(base, &tv);
+  return common != nullptr ? *common : tv;
+}
 }  // namespace
 
 int64_t WallUs() {
@@ -61,20 +73,6 @@ int64_t WallUs() {
   gettimeofday(&tv, nullptr);
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
 }
-
-// The timeouts go in as libevent "common timeouts": every event with the same
-// duration shares one queue ordered by deadline, so that re-adding one is an
-// unlink and an append at the tail. A persistent read event re-adds its timeout
-// each time it fires, which on the timer heap cost a sift per member read. The
-// durations are few (the configured timeouts), far below libevent's 256 per base;
-// past that the plain timeval is used.
-namespace {
-timeval CommonTimeout(event_base* base, int64_t ms) {
-  timeval tv = {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
-  const timeval* common = event_base_init_common_timeout(base, &tv);
-  return common != nullptr ? *common : tv;
-}
-}  // namespace
 
 void SetBevTimeouts(bufferevent* bev, BevTimeouts* cache, int64_t read_ms, int64_t write_ms) {
   if (cache->read_ms == read_ms && cache->write_ms == write_ms) {

@@ -266,6 +266,7 @@ class ClientConn {
   void WriteAccessLog();
   void CloseAfterFlush();
   bool ClosesAtOnce();
+  bool UnreadBytes();
   void StartTunnel();
   void StartStatus(int kind);
   void PumpLocalBody();
@@ -312,6 +313,7 @@ class ClientConn {
   bool shutting_down_ = false;
   bool client_eof_ = false;
   bool client_asked_close_ = false;  // the last request said it is the last
+  bool read_deferred_ = false;       // not reading the socket (FirstRead, UnreadBytes)
   bool nodelay_ = false;             // TCP_NODELAY set on the client socket
   uint64_t requests_ = 0;
 

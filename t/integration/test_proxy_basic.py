@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import threading
 import time
 import urllib.parse
@@ -375,6 +376,27 @@ def test_close_request_client_gone_while_member_works(drover, backend):
     r = dr.request(d.port, "GET", "/app/after")
     assert r.status == 200 and r.body == b"G\n"
     assert sorted(d.worker_pids()) == workers
+
+
+def test_client_leaving_during_exchange_logs_499_on_keepalive_only(drover, backend):
+    """A keep-alive client's socket is watched while the member works: a reset
+    (a FIN is a half-close: the response still goes out) logs 499. A client that
+    sent Connection: close with its whole request is not read again (FirstRead: no
+    epoll registration for that one exchange); as in Apache, its departure shows
+    only when the response is written, so the member's status is logged. The worker
+    serves on either way."""
+    b = backend("L")
+    d = app_proxy(drover, b)
+    for close, path in ((False, b"/app/slow?ms=400&k=ka"), (True, b"/app/slow?ms=400&k=close")):
+        with socket.create_connection((dr.LOOPBACK, d.port), timeout=10) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: h\r\n" +
+                      (b"Connection: close\r\n" if close else b"") + b"\r\n")
+            time.sleep(0.1)  # then the close sends a reset (SO_LINGER 0)
+    d.wait_access_log(r'k=ka HTTP/1.1" 499 ')
+    d.wait_access_log(r'k=close HTTP/1.1" 200 ')
+    r = dr.request(d.port, "GET", "/app/after")
+    assert r.status == 200 and r.body == b"L\n"
 
 
 def test_keepalive_client_reuses_one_backend_connection(drover, backend):
