@@ -14,39 +14,47 @@ def app(drover, backend, **extra):
     return drover(server=server, **extra), b
 
 
+def trickle(s, data, delay):
+    """Sends `data` one byte per `delay` seconds, collecting what drover answers
+    meanwhile, until drover closes; then reads to EOF (5 s at most). Returns what
+    was read."""
+    got_all = b""
+    try:
+        for c in data:
+            s.sendall(bytes([c]))
+            time.sleep(delay)
+            s.setblocking(False)
+            try:
+                got = s.recv(4096)
+                if not got:
+                    break
+                got_all += got
+            except BlockingIOError:
+                pass
+            finally:
+                s.setblocking(True)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    s.settimeout(5)
+    try:
+        while True:
+            got = s.recv(4096)
+            if not got:
+                break
+            got_all += got
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return got_all
+
+
 def test_slowloris_head_times_out_with_408(drover, backend):
     d, b = app(drover, backend, server={"RequestHeaderTimeout": "2"})
     before = b.stats()["requests"]
     t0 = time.monotonic()
     with socket.create_connection((dr.LOOPBACK, d.port), timeout=10) as s:
         s.sendall(b"GET /app/x HTTP/1.1\r\nHost: a\r\n")
-        # Trickle one header byte at a time, well inside Timeout each time.
-        data = b""
-        try:
-            for c in b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa":
-                s.sendall(bytes([c]))
-                time.sleep(0.2)
-                s.setblocking(False)
-                try:
-                    got = s.recv(4096)
-                    if not got:
-                        break
-                    data += got
-                except BlockingIOError:
-                    pass
-                finally:
-                    s.setblocking(True)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        s.settimeout(5)
-        try:
-            while True:
-                got = s.recv(4096)
-                if not got:
-                    break
-                data += got
-        except (socket.timeout, ConnectionResetError):
-            pass
+        # One header byte at a time, well inside Timeout each time.
+        data = trickle(s, b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0.2)
     elapsed = time.monotonic() - t0
     assert data.startswith(b"HTTP/1.1 408 "), data[:100]
     assert elapsed < 8
@@ -66,32 +74,7 @@ def test_slowloris_second_head_on_keepalive_connection_times_out_with_408(drover
             buf += s.recv(4096)
         time.sleep(1.5)  # idle, well inside KeepAliveTimeout
         t0 = time.monotonic()
-        data = b""
-        try:
-            for c in b"GET /app/x HTTP/1.1\r\nHost: a\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa":
-                s.sendall(bytes([c]))
-                time.sleep(0.1)
-                s.setblocking(False)
-                try:
-                    got = s.recv(4096)
-                    if not got:
-                        break
-                    data += got
-                except BlockingIOError:
-                    pass
-                finally:
-                    s.setblocking(True)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        s.settimeout(5)
-        try:
-            while True:
-                got = s.recv(4096)
-                if not got:
-                    break
-                data += got
-        except (socket.timeout, ConnectionResetError):
-            pass
+        data = trickle(s, b"GET /app/x HTTP/1.1\r\nHost: a\r\nX-Slow: " + b"a" * 34, 0.1)
     elapsed = time.monotonic() - t0
     assert data.startswith(b"HTTP/1.1 408 "), data[:100]
     assert 1.5 < elapsed < 6, elapsed

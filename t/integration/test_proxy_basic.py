@@ -302,13 +302,21 @@ def test_keepalive_write_through_keeps_order_when_client_socket_fills(drover, ba
         else:
             reqs.append(b"GET /app/size?n=%d HTTP/1.1\r\nHost: h\r\n\r\n" % n)
     reqs[-1] = reqs[-1].replace(b"Host: h\r\n", b"Host: h\r\nConnection: close\r\n")
+    # drover's socket to us fills while we sleep.
+    slow_reader_gets_sizes(d, reqs, sizes, rcvbuf=4096, pause=1.5, timeout=20)
+
+
+def slow_reader_gets_sizes(d, reqs, sizes, rcvbuf, pause, timeout=10):
+    """Sends `reqs` (pipelined, from a thread) on one connection with SO_RCVBUF
+    `rcvbuf`, reads nothing for `pause` seconds, then reads to EOF: one whole 200
+    response per request, in order, bodies of `sizes` bytes. Returns them."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.settimeout(20)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(timeout)
         s.connect((dr.LOOPBACK, d.port))
         sender = threading.Thread(target=s.sendall, args=(b"".join(reqs),), daemon=True)
         sender.start()
-        time.sleep(1.5)  # drover's socket to us fills meanwhile
+        time.sleep(pause)
         data = bytearray()
         while True:
             got = s.recv(65536)
@@ -320,6 +328,7 @@ def test_keepalive_write_through_keeps_order_when_client_socket_fills(drover, ba
     assert rest == b"" and len(rs) == len(sizes)
     for i, (r, n) in enumerate(zip(rs, sizes)):
         assert r.status == 200 and r.complete and r.body == dr.pattern(n), i
+    return rs
 
 
 def test_close_write_through_delivers_whole_response_then_eof(drover, backend):
@@ -336,24 +345,7 @@ def test_close_write_through_delivers_whole_response_then_eof(drover, backend):
     def run(sizes, rcvbuf, pause):
         reqs = [b"GET /app/size?n=%d HTTP/1.1\r\nHost: h\r\n\r\n" % n for n in sizes]
         reqs[-1] = reqs[-1].replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-            s.settimeout(10)
-            s.connect((dr.LOOPBACK, d.port))
-            sender = threading.Thread(target=s.sendall, args=(b"".join(reqs),), daemon=True)
-            sender.start()
-            time.sleep(pause)
-            data = bytearray()
-            while True:
-                got = s.recv(65536)
-                if not got:
-                    break
-                data += got
-            sender.join(10)
-        rs, rest = dr.parse_responses(bytes(data))
-        assert rest == b"" and len(rs) == len(sizes)
-        for i, (r, n) in enumerate(zip(rs, sizes)):
-            assert r.status == 200 and r.complete and r.body == dr.pattern(n), i
+        rs = slow_reader_gets_sizes(d, reqs, sizes, rcvbuf, pause)
         assert rs[-1].header("Connection") == "close"
 
     for n in (0, 1, 100, 700):
