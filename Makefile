@@ -1,5 +1,6 @@
 # drover — top-level Makefile. `make` builds build/drover, the test backend and
-# the open-loop load generator of the macro benchmark (build/drover-openloop);
+# the open-loop load generator of the macro benchmark (build/drover-openloop) and
+# the kernel-floor relay it measures against (build/drover-relay);
 # `make check` runs unit and integration tests and ends with "N passed, N failed".
 # Runs ./configure itself when build/config.mk is missing.
 # Out-of-tree builds: `./configure --builddir=DIR ...` then `make B=DIR ...`
@@ -18,12 +19,14 @@ SRCS := $(shell find src -name '*.cc' ! -name main.cc | sort)
 OBJS := $(SRCS:%.cc=$(B)/obj/%.o)
 UNIT_SRCS := $(shell find t/unit -name '*.cc' 2>/dev/null | sort)
 UNIT_OBJS := $(UNIT_SRCS:%.cc=$(B)/obj/%.o)
-# bench/openloop.cc is a program of its own (drover-openloop), not a micro-benchmark.
-BENCH_SRCS := $(shell find bench -name '*.cc' ! -name openloop.cc 2>/dev/null | sort)
+# bench/openloop.cc and bench/relay.cc are programs of their own (drover-openloop,
+# drover-relay), not micro-benchmarks.
+BENCH_SRCS := $(shell find bench -name '*.cc' ! -name openloop.cc ! -name relay.cc 2>/dev/null | sort)
 BENCH_OBJS := $(BENCH_SRCS:%.cc=$(B)/obj/%.o)
 BACKEND_SRCS := t/backend/backend.cc
 BACKEND_OBJS := $(BACKEND_SRCS:%.cc=$(B)/obj/%.o)
 OPENLOOP_OBJS := $(B)/obj/bench/openloop.o
+RELAY_OBJS := $(B)/obj/bench/relay.o
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 CXXFLAGS_ALL := -std=c++20 $(OPTFLAGS) $(SANFLAGS) $(WARN) -Isrc $(DEP_CFLAGS) \
@@ -35,7 +38,7 @@ LIBS_ALL := $(DEP_LIBS) -lpthread
 
 .PHONY: all check unit integration bench compare instructions demo install clean format check-deps deps fuzz
 
-all: $(B)/drover $(B)/drover-backend $(B)/drover-openloop
+all: $(B)/drover $(B)/drover-backend $(B)/drover-openloop $(B)/drover-relay
 
 $(B)/obj/%.o: %.cc $(B)/config.mk
 	@mkdir -p $(dir $@)
@@ -55,8 +58,12 @@ $(B)/drover: $(B)/obj/src/main.o $(B)/libdrover.a
 $(B)/drover-backend: $(BACKEND_OBJS)
 	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS)
 
-# Standalone (libc only): the open-loop load generator of bench/compare.py.
+# Standalone (libc only): the open-loop load generator of bench/compare.py and the
+# relay it runs as the kernel's floor.
 $(B)/drover-openloop: $(OPENLOOP_OBJS)
+	$(CXX) $(LDFLAGS_ALL) -o $@ $^
+
+$(B)/drover-relay: $(RELAY_OBJS)
 	$(CXX) $(LDFLAGS_ALL) -o $@ $^
 
 $(B)/drover-unit: $(UNIT_OBJS) $(B)/libdrover.a

@@ -69,6 +69,7 @@ BUILD = Path(os.environ.get("DROVER_BUILD", str(ROOT / "build"))).resolve()
 DROVER = BUILD / "drover"
 BACKEND = BUILD / "drover-backend"
 OPENLOOP = BUILD / "drover-openloop"
+RELAY = BUILD / "drover-relay"
 RESULTS = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -83,6 +84,12 @@ SCENARIOS = {
 }
 DEFAULT_SCENARIOS = ("small-ka", "small-close", "64k-ka")
 PROXIES = ("drover", "nginx", "haproxy")
+# Not a proxy: build/drover-relay (bench/relay.cc) copies bytes between each client
+# connection and a backend connection of its own, with no HTTP work. `--proxies
+# drover,nginx,haproxy,relay` adds it as the kernel's floor for a proxy's CPU per
+# request; it runs in the keep-alive scenarios only (it would pass Connection: close on
+# to the backend and open a backend connection per request).
+FLOOR = "relay"
 # --tls: {"cert": path, "key": path, "pem": cert+key path}; empty = plain HTTP.
 TLS = {}
 
@@ -415,7 +422,17 @@ def haproxy_config(d: Path, port, workers, backends) -> list:
     return [shutil.which("haproxy") or "/usr/sbin/haproxy", "-db", "-f", str(d / "haproxy.cfg")]
 
 
-CONFIGS = {"drover": drover_config, "nginx": nginx_config, "haproxy": haproxy_config}
+def relay_config(d: Path, port, workers, backends) -> list:
+    return [str(RELAY), str(port)] + [str(b.port) for b in backends] + ["-w", str(workers)]
+
+
+CONFIGS = {"drover": drover_config, "nginx": nginx_config, "haproxy": haproxy_config,
+           FLOOR: relay_config}
+
+
+def runs_in(kind, scenario) -> bool:
+    """Whether `kind` is measured in `scenario` (the relay only with keep-alive)."""
+    return kind != FLOOR or not SCENARIOS[scenario][1]
 
 
 def start_proxy(kind, tmp_root: Path, workers, backends, cpus) -> tuple:
@@ -431,7 +448,7 @@ def start_proxy(kind, tmp_root: Path, workers, backends, cpus) -> tuple:
             wait_port(proc, port)
             # Let the workers come up (nginx/drover fork after binding).
             deadline = time.monotonic() + 10
-            want = workers if kind in ("drover", "nginx") else 0
+            want = workers if kind in ("drover", "nginx", FLOOR) else 0
             while len(proc.descendants()) < want and time.monotonic() < deadline:
                 time.sleep(0.02)
             return proc, port, d
@@ -1234,7 +1251,9 @@ def main(argv=None) -> int:
                          "quarter of them; the distribution check needs 1)")
     ap.add_argument("--workers", default="",
                     help="comma-separated worker counts (default: from the cpu count)")
-    ap.add_argument("--proxies", default=",".join(PROXIES))
+    ap.add_argument("--proxies", default=",".join(PROXIES),
+                    help="of %s, and %s: the kernel's floor (keep-alive scenarios only)" % (
+                        ", ".join(PROXIES), FLOOR))
     ap.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS),
                     help="of %s (default %s)" % (", ".join(SCENARIOS),
                                                  ",".join(DEFAULT_SCENARIOS)))
@@ -1287,14 +1306,17 @@ def main(argv=None) -> int:
     ctx.cpu_model = cpu_model()
     ctx.date = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
     proxies = [p for p in a.proxies.split(",") if p]
+    for p in proxies:
+        if p not in CONFIGS:
+            ap.error("unknown proxy %r (%s)" % (p, ", ".join(CONFIGS)))
     scenarios = [s for s in a.scenarios.split(",") if s]
     for s in scenarios:
         if s not in SCENARIOS:
             ap.error("unknown scenario %r (%s)" % (s, ", ".join(SCENARIOS)))
     missing = [str(x) for x in (DROVER, BACKEND) + (() if a.no_latency else (OPENLOOP,))
-               if not x.exists()]
+               + ((RELAY,) if FLOOR in proxies else ()) if not x.exists()]
     tools = {"wrk": "wrk", "nginx": "nginx", "haproxy": "haproxy"}
-    for p in ["wrk"] + [p for p in proxies if p != "drover"]:
+    for p in ["wrk"] + [p for p in proxies if p in ("nginx", "haproxy")]:
         if not shutil.which(tools[p]) and not os.path.exists("/usr/sbin/" + tools[p]):
             missing.append(tools[p])
     if missing:
@@ -1332,26 +1354,27 @@ def main(argv=None) -> int:
             if not a.no_direct:
                 log("%s: backend direct" % s)
                 rows.append(measure("direct", s, 1, ctx))
+            sp = [p for p in proxies if runs_in(p, s)]
             for w in counts:
                 # With --repeat the proxies take turns, run after run, so that a change
                 # in the machine's background load hits all of them alike; each proxy's
                 # row is its run with the median CPU per request.
-                runs = {p: [] for p in proxies}
+                runs = {p: [] for p in sp}
                 for rep in range(a.repeat):
-                    for p in proxies:
+                    for p in sp:
                         log("%s: %s, %d worker(s)%s" % (
                             s, p, w, " (run %d of %d)" % (rep + 1, a.repeat) if a.repeat > 1
                             else ""))
                         r = measure_checked(p, s, w, ctx, problems)
                         if r is not None:
                             runs[p].append(r)
-                for p in proxies:
+                for p in sp:
                     if runs[p]:
                         rows.append(median_run(runs[p]))
                 if not a.no_latency:
-                    lat_rows += latency_runs(s, w, proxies, runs, ctx, problems)
+                    lat_rows += latency_runs(s, w, sp, runs, ctx, problems)
                 if a.interleave > 0:
-                    inter_rows += interleaved(s, w, proxies, ctx, problems)
+                    inter_rows += interleaved(s, w, sp, ctx, problems)
     except KeyboardInterrupt:
         log("interrupted: stopping everything")
         problems.append("interrupted")
