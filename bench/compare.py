@@ -33,6 +33,11 @@ tools/install-deps.sh --bench first). Every process started here is stopped by
 its pid (SIGTERM, then SIGKILL after a deadline); temp dirs are removed unless
 --keep is given. Usage: bench/compare.py [--quick] [--duration S] [--tls] [--help]
 
+--proxies drover,nginx,haproxy,relay adds build/drover-relay (bench/relay.cc), the
+kernel's floor: a byte copier between each client connection and a backend
+connection of its own, with the proxies' system calls and TCP segments per request
+and no HTTP work. Keep-alive scenarios only; not with --tls.
+
 --tls: the proxies terminate TLS (TLS 1.3 only, one ECDSA P-256 certificate made
 with the openssl command, each proxy's default TLS 1.3 suites, which OpenSSL 3
 negotiates to TLS_AES_256_GCM_SHA384 with wrk) and wrk speaks https; members stay
@@ -1309,6 +1314,11 @@ def main(argv=None) -> int:
     for p in proxies:
         if p not in CONFIGS:
             ap.error("unknown proxy %r (%s)" % (p, ", ".join(CONFIGS)))
+    if a.tls and FLOOR in proxies:
+        log("--tls: no %s (it copies bytes and terminates no TLS)" % FLOOR)
+        proxies.remove(FLOOR)
+    if not proxies:
+        ap.error("--proxies: nothing to run")
     scenarios = [s for s in a.scenarios.split(",") if s]
     for s in scenarios:
         if s not in SCENARIOS:
