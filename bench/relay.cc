@@ -75,8 +75,8 @@ void ClosePair(Side* s) {
   }
 }
 
-// Writes what `from` holds to its peer. Returns false when the pair was closed.
-bool Flush(Side* from) {
+// Writes what `from` holds to its peer; on an error, closes the pair.
+void Flush(Side* from) {
   Side* to = from->peer;
   while (from->len > 0) {
     ssize_t w = send(to->fd, from->buf + from->off, from->len, MSG_NOSIGNAL);
@@ -84,14 +84,14 @@ bool Flush(Side* from) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) {
         ClosePair(from);
-        return false;
+        return;
       }
       if (!to->out_armed) {  // wait for room; stop reading `from` meanwhile
         to->out_armed = true;
         SetInterest(to);
         SetInterest(from);
       }
-      return true;
+      return;
     }
     from->off += static_cast<size_t>(w);
     from->len -= static_cast<size_t>(w);
@@ -102,7 +102,6 @@ bool Flush(Side* from) {
     SetInterest(to);
     SetInterest(from);
   }
-  return true;
 }
 
 void OnReadable(Side* s) {
