@@ -85,6 +85,10 @@ void AppendEnv(std::string_view name, const LogRecord& r, std::string* out) {
 
 }  // namespace
 
+bool FormatUsesResponseHeaders(std::string_view format) {
+  return format.find("}o") != std::string_view::npos;
+}
+
 void FormatAccessLog(std::string_view format, const LogRecord& r, std::string* out) {
   for (size_t i = 0; i < format.size(); ++i) {
     char c = format[i];

@@ -42,6 +42,10 @@ struct LogRecord {
   uint32_t pid = 0;
 };
 
+// Whether `format` may print a response header (%{Name}o): only then does the
+// proxy keep the list of the headers it sent. Errs towards yes.
+bool FormatUsesResponseHeaders(std::string_view format);
+
 // Appends one log line (with '\n') for `rec` formatted by `format` to `out`.
 void FormatAccessLog(std::string_view format, const LogRecord& rec, std::string* out);
 

@@ -7,6 +7,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -110,7 +111,15 @@ struct DirectIo {
   // the kernel holds the last segment and close() sends it with the FIN in one packet
   // (and the client answers both with one ACK) instead of data, FIN and two ACKs.
   bool last_write = false;
+  // The output's length, kept by Server::OutputCb on every add and drain, so that
+  // WritesThrough() decides without touching the evbuffer (a cache miss per call
+  // once 64 connections' state has cycled through the cache).
+  size_t out_len = 0;
 };
+
+// bufferevent_get_enabled() without its lock: the lock field is a cache line of its
+// own in libevent's bufferevent, and drover runs its bufferevents without locks.
+inline short Enabled(const bufferevent* bev) { return bev->enabled; }
 
 // A pipe for splice(2): [0] reads, [1] writes. Both non-blocking.
 struct Pipe {
@@ -333,13 +342,9 @@ class ClientConn {
   bool retried_stale_ = false;
   bool websocket_ = false;            // the request asks for a WebSocket upgrade
   int local_ = 0;                     // 1 balancer-manager, 2 metrics: answered here
-  std::string local_body_;            // its request body (at most kLocalBodyMax)
-  int64_t tunnel_activity_us_ = 0;    // last byte moved through the tunnel
   bool waiting_member_ = false;       // balancer timeout=: polling for a usable member
-  int64_t wait_deadline_us_ = 0;
   int64_t body_start_ms_ = 0;         // RequestBodyTimeout runs since (0 = no body deadline)
   int64_t body_paused_ms_ = 0;        // time the client was paused for the member
-  int64_t paused_at_ms_ = 0;
   std::string up_head_;               // request head to send to the member
   std::string resp_head_buf_;         // response head bytes; resp_ views point here
   http::ResponseHead resp_;
@@ -349,12 +354,8 @@ class ClientConn {
   bool req_body_done_ = true;
   uint64_t req_remaining_ = 0;
   uint64_t req_payload_ = 0;
-  http::ChunkedDecoder req_chunked_;
   uint64_t resp_remaining_ = 0;
-  bool splicing_ = false;  // the body goes member socket -> pipe_ -> client socket
-  Pipe pipe_;
-  size_t pipe_bytes_ = 0;  // in pipe_, not yet sent to the client
-  http::ChunkedDecoder resp_chunked_;
+  bool splicing_ = false;             // the body goes member socket -> pipe_ -> client socket
   bool dechunk_ = false;              // HTTP/1.0 client, chunked member response
   bool resp_close_delimited_ = false; // body to the client ends with the connection
   bool keep_alive_ = true;            // this client connection survives the exchange
@@ -368,8 +369,22 @@ class ClientConn {
   int64_t start_us_ = 0;
   bool exchange_active_ = false;
   std::string client_host_;           // for ProxyPassReverse
-  std::unique_ptr<AjpExchange> ajp_;  // kept between exchanges (its buffers)
   AjpExchange* proto_ = nullptr;      // ajp_ while the exchange runs over AJP, else null
+
+  // Out of the way: what only chunked bodies, splicing, tunnels, status pages, AJP and
+  // waits for a member use. Every request touches the fields above (about 15 cache
+  // lines, each a cache miss once 64 connections have cycled through the cache);
+  // these stay untouched on the common path (ResetExchange leaves them alone: each is
+  // set where its feature starts).
+  std::string local_body_;          // its request body (at most kLocalBodyMax)
+  int64_t tunnel_activity_us_ = 0;  // last byte moved through the tunnel
+  int64_t wait_deadline_us_ = 0;
+  int64_t paused_at_ms_ = 0;
+  http::ChunkedDecoder req_chunked_;
+  Pipe pipe_;
+  size_t pipe_bytes_ = 0;  // in pipe_, not yet sent to the client
+  http::ChunkedDecoder resp_chunked_;
+  std::unique_ptr<AjpExchange> ajp_;  // kept between exchanges (its buffers)
 };
 
 class Server {
@@ -464,6 +479,8 @@ class Server {
   const http::Limits& limits() const { return limits_; }
   const http::Limits& response_limits() const { return response_limits_; }
   int access_log_fd() const { return access_log_fd_; }
+  // The access log prints response headers: ClientConn keeps out_headers_.
+  bool logs_response_headers() const { return logs_response_headers_; }
   std::string* log_buf() { return &log_buf_; }
   bool shutting_down() const { return shutting_down_; }
   // Listener pause/resume for WorkerConnections (set by the worker).
@@ -492,6 +509,7 @@ class Server {
   std::shared_ptr<const config::Config> config_;
   shm::SlotTable* table_;
   int access_log_fd_;
+  bool logs_response_headers_;
   std::vector<balancer::Balancer> balancers_;
   std::vector<std::vector<MemberAddr>> addrs_;
   std::vector<uint32_t> configured_members_;  // per balancer: addrs_[b][0..n) resolved
