@@ -14,6 +14,15 @@ without start-up, warm-up and shutdown. Under valgrind a proxy runs ~50x slower,
 so only the counts mean anything, not the rates; they leave out the kernel
 (compare.py --syscalls counts the system calls).
 
+--cache-lines adds callgrind's cache simulation with a last-level cache of 64 KiB
+(--LL=65536,8,64, smaller than one round of 64 connections' state, so every
+connection's lines have left it when its next request comes): its misses per
+request count the distinct cache lines a request touches that are not shared by
+all requests, the connection's own state. On a busy machine those are misses in
+the real L2 as well (the kernel's network stack works through it between two
+requests of one connection), and they, not instructions, make most of a proxy's
+user time there. wrk then keeps 64 connections open, as compare.py does.
+
 Python 3 standard library + bench/compare.py. Usage:
   bench/instructions.py [--proxies drover,nginx,haproxy] [--scenarios small-ka,...]
                         [--duration S] [--top N]
@@ -35,13 +44,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare as C  # noqa: E402
 
 
-def callgrind_total(path: str) -> int:
-    """The Ir total of one callgrind output file."""
+def callgrind_totals(path: str) -> dict:
+    """The event totals of one callgrind output file: Ir, and with the cache
+    simulation DLmr and DLmw (last-level read and write misses) among others."""
+    events = ["Ir"]
     with open(path, errors="replace") as f:
         for line in f:
-            if line.startswith("summary:") or line.startswith("totals:"):
-                return int(line.split()[1])
-    return 0
+            if line.startswith("events:"):
+                events = line.split()[1:]
+            elif line.startswith("summary:") or line.startswith("totals:"):
+                return dict(zip(events, (int(x) for x in line.split()[1:])))
+    return {}
+
+
+def callgrind_total(path: str) -> int:
+    """The Ir total of one callgrind output file."""
+    return callgrind_totals(path).get("Ir", 0)
 
 
 def top_functions(path: str, n: int) -> list:
@@ -61,14 +79,16 @@ def top_functions(path: str, n: int) -> list:
 
 def run_once(kind, scenario, seconds, args, backends, tmp) -> tuple:
     """Starts `kind` under callgrind, drives it with wrk for `seconds`, stops it;
-    returns (Ir of its workers over their whole life, requests the backends
-    answered, the biggest worker's callgrind file)."""
+    returns (the event totals of its workers over their whole life, requests the
+    backends answered, the biggest worker's callgrind file)."""
     d = Path(tempfile.mkdtemp(prefix="cg-%s-" % kind, dir=str(tmp)))
     os.chmod(d, 0o1777)  # workers running as nobody write their callgrind files here
     port = C.free_port()
     cmd = C.CONFIGS[kind](d, port, 1, backends)
     vg = ["valgrind", "--tool=callgrind", "--trace-children=yes",
           "--callgrind-out-file=%s/cg.%%p" % d]
+    if args.cache_lines:
+        vg += ["--cache-sim=yes", "--D1=32768,8,64", "--LL=65536,8,64"]
     proc = C.Proc(kind, vg + cmd, d, None, d / "stdout.log")
     try:
         C.wait_port(proc, port, timeout=60)
@@ -89,21 +109,31 @@ def run_once(kind, scenario, seconds, args, backends, tmp) -> tuple:
     if not files:
         raise C.Failure("%s: no callgrind output" % kind)
     biggest = max(files, key=callgrind_total)
-    return sum(callgrind_total(f) for f in files), requests, biggest
+    totals = {}
+    for f in files:
+        for k, v in callgrind_totals(f).items():
+            totals[k] = totals.get(k, 0) + v
+    return totals, requests, biggest
 
 
 def measure(kind, scenario, args, backends, tmp) -> dict:
     """Two runs, warm-up only and warm-up + measured time: the difference in
     instructions over the difference in requests leaves out start-up, warm-up
     and shutdown."""
-    ir1, req1, _ = run_once(kind, scenario, args.warmup, args, backends, tmp)
-    ir2, req2, biggest = run_once(kind, scenario, args.warmup + args.duration, args, backends,
-                                  tmp)
+    t1, req1, _ = run_once(kind, scenario, args.warmup, args, backends, tmp)
+    t2, req2, biggest = run_once(kind, scenario, args.warmup + args.duration, args, backends,
+                                 tmp)
     if req2 <= req1:
         raise C.Failure("%s: the longer run answered no more requests (%d, %d)" % (
             kind, req1, req2))
-    return {"proxy": kind, "scenario": scenario, "requests": req2 - req1, "ir": ir2 - ir1,
-            "ir_per_req": (ir2 - ir1) / (req2 - req1), "top": top_functions(biggest, args.top)}
+    n = req2 - req1
+
+    def per_req(*events):
+        return sum(t2.get(e, 0) - t1.get(e, 0) for e in events) / n
+
+    return {"proxy": kind, "scenario": scenario, "requests": n, "ir": t2["Ir"] - t1["Ir"],
+            "ir_per_req": per_req("Ir"), "lines_per_req": per_req("DLmr", "DLmw"),
+            "top": top_functions(biggest, args.top)}
 
 
 def main(argv=None) -> int:
@@ -112,9 +142,14 @@ def main(argv=None) -> int:
     ap.add_argument("--scenarios", default="small-ka,small-close,64k-ka")
     ap.add_argument("--duration", type=int, default=5, help="seconds of the measured wrk run")
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--connections", type=int, default=None,
+                    help="wrk connections (16; 64 with --cache-lines)")
     ap.add_argument("--top", type=int, default=0, help="print the top N functions of each")
+    ap.add_argument("--cache-lines", action="store_true",
+                    help="also count cold cache lines per request (cache simulation, 64 KiB LL)")
     a = ap.parse_args(argv)
+    if a.connections is None:
+        a.connections = 64 if a.cache_lines else 16
     for tool in ("valgrind", "wrk"):
         if not shutil.which(tool):
             C.log("missing: %s (tools/install-deps.sh --bench)" % tool)
@@ -137,13 +172,19 @@ def main(argv=None) -> int:
             b.proc.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     print()
-    print("| scenario | proxy | requests | instructions/request | vs nginx |")
-    print("|---|---|---|---|---|")
+    lines = " cold lines/request | vs nginx |" if a.cache_lines else ""
+    print("| scenario | proxy | requests | instructions/request | vs nginx |" + lines)
+    print("|---|---|---|---|---|" + ("---|---|" if a.cache_lines else ""))
     for r in rows:
         ng = [x for x in rows if x["scenario"] == r["scenario"] and x["proxy"] == "nginx"]
         ratio = "%.2f" % (r["ir_per_req"] / ng[0]["ir_per_req"]) if ng else "-"
-        print("| %s | %s | %d | %s | %s |" % (r["scenario"], r["proxy"], r["requests"],
-                                             "{:,.0f}".format(r["ir_per_req"]), ratio))
+        row = "| %s | %s | %d | %s | %s |" % (r["scenario"], r["proxy"], r["requests"],
+                                             "{:,.0f}".format(r["ir_per_req"]), ratio)
+        if a.cache_lines:
+            lratio = ("%.2f" % (r["lines_per_req"] / ng[0]["lines_per_req"])
+                      if ng and ng[0]["lines_per_req"] > 0 else "-")
+            row += " %.1f | %s |" % (r["lines_per_req"], lratio)
+        print(row)
     for r in rows:
         if r["top"]:
             print("\n%s %s, top functions (self):" % (r["proxy"], r["scenario"]))

@@ -786,8 +786,12 @@ bool ClientConn::ConnectTo(int member) {
   if (u != nullptr) {
     up_ = u;
     u->owner_ = this;
-    bufferevent_setcb(u->bev_, UpstreamConn::ReadCb, UpstreamConn::WriteCb,
-                      UpstreamConn::EventCb, u);
+    // A pooled connection keeps its callbacks (ConnectTo set them). Not setting them
+    // again spares the bufferevent's lock field, a cache line of its own.
+    if (u->bev_->readcb != UpstreamConn::ReadCb || u->bev_->cbarg != u) {
+      bufferevent_setcb(u->bev_, UpstreamConn::ReadCb, UpstreamConn::WriteCb, UpstreamConn::EventCb,
+                        u);
+    }
     OnUpstreamConnected();
     return true;
   }
@@ -1302,8 +1306,11 @@ void ClientConn::SendResponseHead() {
     keep_alive_ = false;
   }
   rewritten_.clear();
-  rewritten_.reserve(resp_.headers.size() + 1);
+  // out_headers_ views these strings: no push_back below may move them (at most one
+  // per header, the sticky cookie and the Content-Length).
+  rewritten_.reserve(resp_.headers.size() + 2);
   out_headers_.clear();
+  // The access log's %{Name}o sees the response as sent, framing fields included.
   const bool keep_out = server_->logs_response_headers();
   const bool cookie_maps =
       !server_->cookie_domain_maps().empty() || !server_->cookie_path_maps().empty();
@@ -1359,18 +1366,35 @@ void ClientConn::SendResponseHead() {
   }
   if (resp_.body == http::BodyKind::kLength) {
     h.append("Content-Length: ");
+    const size_t at = h.size();
     core::AppendUint(resp_.content_length, &h);
+    if (keep_out) {
+      rewritten_.emplace_back(h, at);
+      out_headers_.push_back({"Content-Length", rewritten_.back()});
+    }
     h.append("\r\n");
   } else if (resp_.body == http::BodyKind::kChunked && !dechunk_) {
     h.append("Transfer-Encoding: chunked\r\n");
+    if (keep_out) {
+      out_headers_.push_back({"Transfer-Encoding", "chunked"});
+    }
   }
   if (server_->shutting_down() || shutting_down_) {
     keep_alive_ = false;
   }
+  std::string_view connection;
   if (!keep_alive_) {
-    h.append("Connection: close\r\n");
+    connection = "close";
   } else if (req_.minor == 0) {
-    h.append("Connection: keep-alive\r\n");
+    connection = "keep-alive";
+  }
+  if (!connection.empty()) {
+    h.append("Connection: ");
+    h.append(connection);
+    h.append("\r\n");
+    if (keep_out) {
+      out_headers_.push_back({"Connection", connection});
+    }
   }
   h.append("\r\n");
   (void)sc;

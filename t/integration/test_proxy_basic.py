@@ -114,6 +114,26 @@ def test_get_head_post_through_proxypass(drover, backend):
     d.wait_access_log(r'"GET /app/x HTTP/1\.1" 200 ')
 
 
+def test_custom_log_format_prints_headers_sent_and_received(drover, backend):
+    # %{Name}o is the response header as sent to the client (drover keeps that list
+    # only when the format asks for one), %{Name}i the request header as received.
+    b = backend("A")
+    d = drover(start=False, server={"ProxyPass": "/app %s/app" % b.url})
+    fmt = ("%>s [%{X-Backend}o] [%{Content-Length}o] [%{Connection}o] [%{X-Missing}o] "
+           "[%{User-Agent}i] [%{Transfer-Encoding}o]")
+    d.server["CustomLog"] = '%s "%s"' % (d.access_log_path, fmt)
+    d.start()
+    r = dr.request(d.port, "GET", "/app/x", headers={"User-Agent": "probe/1"})
+    assert r.status == 200 and r.body == b"A\n"
+    r = dr.request(d.port, "GET", "/app/x", headers={"Connection": "close"})
+    assert r.status == 200
+    r = dr.request(d.port, "GET", "/app/size?n=10&chunked=1")
+    assert r.status == 200 and r.header("Transfer-Encoding") == "chunked"
+    d.wait_access_log(r"^200 \[A\] \[2\] \[-\] \[-\] \[probe/1\] \[-\]$", flags=re.M)
+    d.wait_access_log(r"^200 \[A\] \[2\] \[close\] \[-\] \[-\] \[-\]$", flags=re.M)
+    d.wait_access_log(r"^200 \[A\] \[-\] \[-\] \[-\] \[-\] \[chunked\]$", flags=re.M)
+
+
 def test_proxypass_exclusion_before_broader_rule(drover, backend):
     b = backend("A")
     d = drover(server={"ProxyPass": ["/app/private !", "/app %s/app" % b.url]})
