@@ -25,7 +25,7 @@ user time there. wrk then keeps 64 connections open, as compare.py does.
 
 Python 3 standard library + bench/compare.py. Usage:
   bench/instructions.py [--proxies drover,nginx,haproxy] [--scenarios small-ka,...]
-                        [--duration S] [--top N]
+                        [--duration S] [--top N] [--cache-lines]
 """
 from __future__ import annotations
 
