@@ -57,11 +57,6 @@ def callgrind_totals(path: str) -> dict:
     return {}
 
 
-def callgrind_total(path: str) -> int:
-    """The Ir total of one callgrind output file."""
-    return callgrind_totals(path).get("Ir", 0)
-
-
 def top_functions(path: str, n: int) -> list:
     ann = shutil.which("callgrind_annotate")
     if not ann or n <= 0:
@@ -108,10 +103,11 @@ def run_once(kind, scenario, seconds, args, backends, tmp) -> tuple:
         files = [f for f in files if f != str(d / ("cg.%d" % proc.pid))]
     if not files:
         raise C.Failure("%s: no callgrind output" % kind)
-    biggest = max(files, key=callgrind_total)
+    per_file = {f: callgrind_totals(f) for f in files}
+    biggest = max(files, key=lambda f: per_file[f].get("Ir", 0))
     totals = {}
-    for f in files:
-        for k, v in callgrind_totals(f).items():
+    for t in per_file.values():
+        for k, v in t.items():
             totals[k] = totals.get(k, 0) + v
     return totals, requests, biggest
 
