@@ -23,9 +23,17 @@ the real L2 as well (the kernel's network stack works through it between two
 requests of one connection), and they, not instructions, make most of a proxy's
 user time there. wrk then keeps 64 connections open, as compare.py does.
 
+--code-lines counts the proxy's code footprint per request: the 64-byte lines of
+machine code (callgrind --dump-instr=yes) whose instructions ran, from the shorter
+run to the longer one, at least half as many more times as there were more
+requests: about the lines every request runs, with start-up, the connections'
+set-up and rare paths left out. Between two requests of a connection
+the kernel's network stack runs through the instruction cache as well, so on a busy
+machine these lines are fetched again for each request, like the cold data lines.
+
 Python 3 standard library + bench/compare.py. Usage:
   bench/instructions.py [--proxies drover,nginx,haproxy] [--scenarios small-ka,...]
-                        [--duration S] [--top N] [--cache-lines]
+                        [--duration S] [--top N] [--cache-lines] [--code-lines]
 """
 from __future__ import annotations
 
@@ -57,6 +65,46 @@ def callgrind_totals(path: str) -> dict:
     return {}
 
 
+def code_line_costs(path: str) -> dict:
+    """Ir per 64-byte line of code in one callgrind --dump-instr=yes file."""
+    per_line = {}
+    last = 0
+    after_calls = False
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("calls="):
+                after_calls = True  # the next cost line is the callee's inclusive cost
+                continue
+            if not line or line[0] not in "0123456789+-*":
+                continue
+            fields = line.split()
+            pos = fields[0]
+            if pos[0] == "+":
+                addr = last + int(pos[1:], 0)
+            elif pos[0] == "-":
+                addr = last - int(pos[1:], 0)
+            elif pos == "*":
+                addr = last
+            else:
+                addr = int(pos, 0)
+            last = addr
+            if after_calls:
+                after_calls = False
+                continue
+            if len(fields) >= 3:  # address, source line, Ir
+                per_line[addr >> 6] = per_line.get(addr >> 6, 0) + int(fields[2])
+    return per_line
+
+
+def code_lines(short: str, long: str, requests: int) -> int:
+    """The lines of code whose Ir grew by at least requests / 2 from the short run to
+    the long one. The difference leaves out start-up (a worker's file holds the
+    master's start-up too, from before the fork) and the connections' set-up."""
+    before = code_line_costs(short)
+    return sum(1 for line, ir in code_line_costs(long).items()
+               if 2 * (ir - before.get(line, 0)) >= requests)
+
+
 def top_functions(path: str, n: int) -> list:
     ann = shutil.which("callgrind_annotate")
     if not ann or n <= 0:
@@ -84,6 +132,8 @@ def run_once(kind, scenario, seconds, args, backends, tmp) -> tuple:
           "--callgrind-out-file=%s/cg.%%p" % d]
     if args.cache_lines:
         vg += ["--cache-sim=yes", "--D1=32768,8,64", "--LL=65536,8,64"]
+    if args.code_lines:
+        vg += ["--dump-instr=yes"]
     proc = C.Proc(kind, vg + cmd, d, None, d / "stdout.log")
     try:
         C.wait_port(proc, port, timeout=60)
@@ -116,7 +166,7 @@ def measure(kind, scenario, args, backends, tmp) -> dict:
     """Two runs, warm-up only and warm-up + measured time: the difference in
     instructions over the difference in requests leaves out start-up, warm-up
     and shutdown."""
-    t1, req1, _ = run_once(kind, scenario, args.warmup, args, backends, tmp)
+    t1, req1, short = run_once(kind, scenario, args.warmup, args, backends, tmp)
     t2, req2, biggest = run_once(kind, scenario, args.warmup + args.duration, args, backends,
                                  tmp)
     if req2 <= req1:
@@ -129,6 +179,7 @@ def measure(kind, scenario, args, backends, tmp) -> dict:
 
     return {"proxy": kind, "scenario": scenario, "requests": n, "ir": t2["Ir"] - t1["Ir"],
             "ir_per_req": per_req("Ir"), "lines_per_req": per_req("DLmr", "DLmw"),
+            "code_lines": code_lines(short, biggest, n) if args.code_lines else 0,
             "top": top_functions(biggest, args.top)}
 
 
@@ -143,6 +194,8 @@ def main(argv=None) -> int:
     ap.add_argument("--top", type=int, default=0, help="print the top N functions of each")
     ap.add_argument("--cache-lines", action="store_true",
                     help="also count cold cache lines per request (cache simulation, 64 KiB LL)")
+    ap.add_argument("--code-lines", action="store_true",
+                    help="also count the code lines each request runs (callgrind --dump-instr)")
     a = ap.parse_args(argv)
     if a.connections is None:
         a.connections = 64 if a.cache_lines else 16
@@ -171,8 +224,10 @@ def main(argv=None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     print()
     lines = " cold lines/request | vs nginx |" if a.cache_lines else ""
-    print("| scenario | proxy | requests | instructions/request | vs nginx |" + lines)
-    print("|---|---|---|---|---|" + ("---|---|" if a.cache_lines else ""))
+    code = " code lines/request | vs nginx |" if a.code_lines else ""
+    print("| scenario | proxy | requests | instructions/request | vs nginx |" + lines + code)
+    print("|---|---|---|---|---|" + ("---|---|" if a.cache_lines else "")
+          + ("---|---|" if a.code_lines else ""))
     for r in rows:
         ng = [x for x in rows if x["scenario"] == r["scenario"] and x["proxy"] == "nginx"]
         ratio = "%.2f" % (r["ir_per_req"] / ng[0]["ir_per_req"]) if ng else "-"
@@ -182,6 +237,10 @@ def main(argv=None) -> int:
             lratio = ("%.2f" % (r["lines_per_req"] / ng[0]["lines_per_req"])
                       if ng and ng[0]["lines_per_req"] > 0 else "-")
             row += " %.1f | %s |" % (r["lines_per_req"], lratio)
+        if a.code_lines:
+            cratio = ("%.2f" % (r["code_lines"] / ng[0]["code_lines"])
+                      if ng and ng[0]["code_lines"] > 0 else "-")
+            row += " %d | %s |" % (r["code_lines"], cratio)
         print(row)
     for r in rows:
         if r["top"]:
