@@ -340,6 +340,7 @@ class Builder {
   }
   // [server]
   Status Listen(const std::string& v);
+  Status AcceptFilter(const std::string& v);
   Status ServerName(const std::string& v);
   Status CustomLog(const std::string& v);
   Status Timeout(const std::string& v) { return Duration(v, 1, kDay, &cfg_->server.timeout_ms); }
@@ -445,6 +446,7 @@ const Directive Builder::kDirectives[] = {
     {"LogLevel", SectionKind::kGlobal, false, &Builder::LogLevel},
     {"GracefulShutdownTimeout", SectionKind::kGlobal, false, &Builder::GracefulShutdownTimeout},
     {"Listen", SectionKind::kServer, true, &Builder::Listen},
+    {"AcceptFilter", SectionKind::kServer, true, &Builder::AcceptFilter},
     {"ServerName", SectionKind::kServer, false, &Builder::ServerName},
     {"CustomLog", SectionKind::kServer, false, &Builder::CustomLog},
     {"Timeout", SectionKind::kServer, false, &Builder::Timeout},
@@ -830,6 +832,39 @@ Status Builder::LogLevel(const std::string& v) {
 
 // ---------------------------------------------------------------------------
 // [server]
+
+// AcceptFilter = PROTOCOL FILTER, as Apache's: PROTOCOL is http (plain Listen) or
+// https (Listen ... ssl); FILTER is data (TCP_DEFER_ACCEPT) or none. Apache on Linux
+// takes any name but none as TCP_DEFER_ACCEPT; drover takes httpready too (FreeBSD's
+// filter for http, in configs written for both) and refuses the rest.
+Status Builder::AcceptFilter(const std::string& v) {
+  std::vector<std::string> w;
+  Status st = Words(v, &w);
+  if (!st.ok()) {
+    return st;
+  }
+  if (w.size() != 2) {
+    return Err("expected 'PROTOCOL FILTER' (http or https, data or none), got '" + v + "'");
+  }
+  std::string proto = core::ToLower(w[0]);
+  std::string filter = core::ToLower(w[1]);
+  bool* target = nullptr;
+  if (proto == "http") {
+    target = &cfg_->server.accept_filter_http;
+  } else if (proto == "https") {
+    target = &cfg_->server.accept_filter_https;
+  } else {
+    return Err("unknown protocol '" + w[0] + "' (http https)");
+  }
+  if (filter == "data" || filter == "httpready") {
+    *target = true;
+  } else if (filter == "none") {
+    *target = false;
+  } else {
+    return Err("unknown filter '" + w[1] + "' (data none)");
+  }
+  return Status::Ok();
+}
 
 Status Builder::Listen(const std::string& v) {
   std::vector<std::string> w;
@@ -1978,6 +2013,10 @@ std::string Dump(const Config& c) {
     }
     w.Directive("Listen", words);
   }
+  w.Directive("AcceptFilter",
+              std::vector<std::string>{"http", s.accept_filter_http ? "data" : "none"});
+  w.Directive("AcceptFilter",
+              std::vector<std::string>{"https", s.accept_filter_https ? "data" : "none"});
   w.Directive("ServerName", s.server_name);
   if (s.access_log.empty()) {
     w.Directive("CustomLog", "off");

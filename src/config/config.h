@@ -169,6 +169,11 @@ struct GlobalConfig {
 
 struct ServerConfig {
   std::vector<ListenConfig> listens;
+  // AcceptFilter, per protocol of the Listen (http: plain, https: ssl): true is
+  // "data", TCP_DEFER_ACCEPT on the listening sockets (Apache's default on Linux), so
+  // that a connection is handed to a worker with its first bytes; false is "none".
+  bool accept_filter_http = true;
+  bool accept_filter_https = true;
   std::string server_name;        // default: gethostname()
   std::string access_log;         // absolute path, or "" when off
   std::string access_format;      // Apache % format string (common/combined expanded)

@@ -1,6 +1,7 @@
 """Slow and hostile clients (issue 4 part 2): RequestHeaderTimeout against
 slowloris, WorkerConnections enforced by pausing accept, idle keep-alive
 connections reclaimed first under pressure, KeepAliveTimeout."""
+import re
 import socket
 import time
 
@@ -197,3 +198,60 @@ def test_request_body_at_min_rate_is_accepted(drover, backend):
     assert data.startswith(b"HTTP/1.1 200 "), data[:200]
     assert took >= 1.2
     assert b'"bytes": 4000' in data or b'"bytes":4000' in data, data[-200:]
+
+
+def silent_client_outcome(port, wait):
+    """Connects, sends nothing for `wait` seconds, then a request. Returns (what
+    drover did meanwhile: "open", "closed" or the bytes it sent, and the answer to the
+    request if the connection was still open)."""
+    with socket.create_connection((dr.LOOPBACK, port), timeout=wait) as s:
+        try:
+            got = s.recv(4096)
+            return ("closed" if got == b"" else got), None
+        except socket.timeout:
+            pass
+        s.settimeout(5)
+        s.sendall(b"GET /app/late HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while True:
+            got = s.recv(65536)
+            if not got:
+                return "open", answer
+            answer += got
+
+
+def test_accept_filter_data_hands_over_connections_with_their_first_bytes(drover, backend):
+    # The default (AcceptFilter http data, as Apache on Linux): the kernel keeps a
+    # connection until its first bytes come, so RequestHeaderTimeout does not run for a
+    # client that sends nothing, and the request it sends later is served.
+    d, b = app(drover, backend, server={"RequestHeaderTimeout": "1"})
+    state, answer = silent_client_outcome(d.port, 3)
+    assert state == "open"
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:100]
+    # With none, drover sees the connection at once and times it out; a reload
+    # applies the change to the listening sockets it keeps.
+    d.write_config(server=dict(d.server, AcceptFilter=["http none", "https data"]))
+    d.reload(wait_old_exit=True)
+    t0 = time.monotonic()
+    state, _ = silent_client_outcome(d.port, 4)
+    assert state != "open" and time.monotonic() - t0 < 3.5, state
+    # And back.
+    d.write_config(server=dict(d.server, AcceptFilter="http data"))
+    d.reload(wait_old_exit=True)
+    state, answer = silent_client_outcome(d.port, 3)
+    assert state == "open" and answer.startswith(b"HTTP/1.1 200 "), (state, answer[:100])
+
+
+def test_accept_filter_syntax_errors_name_the_line(drover):
+    for value, message in [("ftp data", "unknown protocol 'ftp'"),
+                           ("http ready", "unknown filter 'ready'"),
+                           ("http", "expected 'PROTOCOL FILTER'")]:
+        d = drover(start=False, server={"ProxyPass": "/ http://127.0.0.1:1/",
+                                        "AcceptFilter": value})
+        rc, out = d.test_config()
+        assert rc != 0 and re.search(r"drover\.conf:\d+: .*" + re.escape(message), out), out
+    d = drover(start=False, server={"ProxyPass": "/ http://127.0.0.1:1/",
+                                    "AcceptFilter": ["https none", "HTTP httpready"]})
+    rc, out = d.test_config("-T")
+    assert rc == 0, out
+    assert "AcceptFilter = http data" in out and "AcceptFilter = https none" in out, out
