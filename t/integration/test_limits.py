@@ -1,6 +1,7 @@
 """Slow and hostile clients (issue 4 part 2): RequestHeaderTimeout against
 slowloris, WorkerConnections enforced by pausing accept, idle keep-alive
-connections reclaimed first under pressure, KeepAliveTimeout."""
+connections reclaimed first under pressure, KeepAliveTimeout, and AcceptFilter (the
+kernel keeps a silent client until its first bytes)."""
 import re
 import socket
 import time
