@@ -223,24 +223,24 @@ def main(argv=None) -> int:
             b.proc.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     print()
-    lines = " cold lines/request | vs nginx |" if a.cache_lines else ""
-    code = " code lines/request | vs nginx |" if a.code_lines else ""
-    print("| scenario | proxy | requests | instructions/request | vs nginx |" + lines + code)
-    print("|---|---|---|---|---|" + ("---|---|" if a.cache_lines else "")
-          + ("---|---|" if a.code_lines else ""))
+    # (column title, row key, format) after instructions/request; each with its ratio
+    # to nginx's in the same scenario.
+    extra = ([("cold lines/request", "lines_per_req", "%.1f")] if a.cache_lines else []) + \
+        ([("code lines/request", "code_lines", "%d")] if a.code_lines else [])
+    print("| scenario | proxy | requests | instructions/request | vs nginx |"
+          + "".join(" %s | vs nginx |" % title for title, _, _ in extra))
+    print("|---|---|---|---|---|" + "---|---|" * len(extra))
     for r in rows:
         ng = [x for x in rows if x["scenario"] == r["scenario"] and x["proxy"] == "nginx"]
-        ratio = "%.2f" % (r["ir_per_req"] / ng[0]["ir_per_req"]) if ng else "-"
+
+        def vs_nginx(key):
+            return "%.2f" % (r[key] / ng[0][key]) if ng and ng[0][key] > 0 else "-"
+
         row = "| %s | %s | %d | %s | %s |" % (r["scenario"], r["proxy"], r["requests"],
-                                             "{:,.0f}".format(r["ir_per_req"]), ratio)
-        if a.cache_lines:
-            lratio = ("%.2f" % (r["lines_per_req"] / ng[0]["lines_per_req"])
-                      if ng and ng[0]["lines_per_req"] > 0 else "-")
-            row += " %.1f | %s |" % (r["lines_per_req"], lratio)
-        if a.code_lines:
-            cratio = ("%.2f" % (r["code_lines"] / ng[0]["code_lines"])
-                      if ng and ng[0]["code_lines"] > 0 else "-")
-            row += " %d | %s |" % (r["code_lines"], cratio)
+                                             "{:,.0f}".format(r["ir_per_req"]),
+                                             vs_nginx("ir_per_req"))
+        for _, key, fmt in extra:
+            row += " %s | %s |" % (fmt % r[key], vs_nginx(key))
         print(row)
     for r in rows:
         if r["top"]:
