@@ -20,7 +20,9 @@ measured from each request's due time) at the same rate for all: --latency-load
 (default 0.6) of the lowest req/s any proxy reached in those wrk runs, rounded down
 to 100 req/s. Prints a second table (p50/p99/p99.9/max, achieved req/s, the proxy's
 CPU time per request at that load) and writes compare-<date>-latency.csv.
---no-latency skips these runs.
+--no-latency skips these runs. --latency-interleave N runs them instead with every
+proxy up at once, in N slices taking turns, each proxy's percentiles over all its
+slices' latencies together (latency_interleaved()).
 
 CPU layout: the proxy gets its own cores when there are enough. On a 2-core host
 the proxy runs on cpu 0 with 1 worker, wrk and the backends on cpu 1. On bigger
@@ -53,6 +55,7 @@ import datetime
 import glob
 import grp
 import json
+import math
 import os
 import platform
 import pwd
@@ -538,7 +541,7 @@ def offered_rate(reached, load) -> int:
     return int(min(reached) * load) // 100 * 100
 
 
-def run_openloop(port, scenario, rate, at_start, at_end, ctx) -> dict:
+def run_openloop(port, scenario, rate, at_start, at_end, ctx, extra=()) -> dict:
     """drover-openloop against `port` at `rate` req/s, pinned like wrk, for the warm-up
     and then the measured seconds; calls at_start() and at_end() when its measured
     window starts and ends (it says so on stderr). Returns its JSON figures."""
@@ -546,7 +549,7 @@ def run_openloop(port, scenario, rate, at_start, at_end, ctx) -> dict:
     path, headers, _ = SCENARIOS[scenario]
     args = [str(OPENLOOP), "--host", HOST, "--port", str(port), "--path", path,
             "--rate", str(rate), "--connections", str(a.connections),
-            "--duration", str(a.duration), "--warmup", str(a.warmup)]
+            "--duration", str(a.duration), "--warmup", str(a.warmup)] + list(extra)
     for h in headers:
         args += ["--close"] if h.lower() == "connection: close" else ["--header", h]
     if ctx.load_cpus is not None and shutil.which("taskset"):
@@ -593,16 +596,12 @@ def run_openloop(port, scenario, rate, at_start, at_end, ctx) -> dict:
         raise Failure("drover-openloop printed no JSON: %r %s" % (out[:200], text))
 
 
-def measure_latency(kind, scenario, workers, rate, ctx) -> dict:
-    """Starts `kind` afresh (same configuration and cpus as measure()), drives it with
-    drover-openloop at `rate` req/s, stops it. CPU per request = CPU time of the
-    proxy's process tree during the tool's measured window / the requests of that
-    window it completed."""
-    row = {"proxy": kind, "scenario": scenario, "workers": workers, "offered_rps": rate}
-    cpus = ctx.proxy_cpus[:workers] if ctx.proxy_cpus else None
-    row["proxy_cpus"] = ",".join(map(str, cpus)) if cpus else "any"
-    proc, port, d = start_proxy(kind, ctx.tmp, workers, ctx.backends, cpus)
-    row["dir"] = d
+def openloop_window(proc: Proc, port, scenario, rate, ctx, latencies=None) -> dict:
+    """One drover-openloop run at `rate` req/s against the running proxy `proc`: its
+    JSON figures, with the CPU time of the proxy's process tree during the tool's
+    measured window (cpu_s, cpu_util) and, per request completed in it,
+    cpu_us_per_req and sleeps_per_req. `latencies`: a path for the tool's
+    --latencies file."""
     marks = {}
 
     def at_start():
@@ -613,18 +612,32 @@ def measure_latency(kind, scenario, workers, rate, ctx) -> dict:
         pids = set(marks.get("pids", [])) | set(tree(proc.pid))
         marks["end"] = (time.monotonic(), cpu_ticks(pids), sleeps(pids))
 
+    extra = ["--latencies", str(latencies)] if latencies else []
+    row = run_openloop(port, scenario, rate, at_start, at_end, ctx, extra)
+    if "start" not in marks or "end" not in marks:
+        raise Failure("drover-openloop did not mark its measured window")
+    (w0, t0, z0), (w1, t1, z1) = marks["start"], marks["end"]
+    cpu_s = (t1 - t0) / CLK_TCK
+    done = row["completed"]
+    row.update(cpu_s=cpu_s, cpu_util=cpu_s / (w1 - w0) if w1 > w0 else 0.0,
+               cpu_us_per_req=cpu_s * 1e6 / done if done else float("nan"),
+               sleeps_per_req=(z1 - z0) / done if done else float("nan"),
+               wall_s=w1 - w0, sleeps=z1 - z0)
+    return row
+
+
+def measure_latency(kind, scenario, workers, rate, ctx) -> dict:
+    """Starts `kind` afresh (same configuration and cpus as measure()), drives it with
+    drover-openloop at `rate` req/s, stops it. CPU per request = CPU time of the
+    proxy's process tree during the tool's measured window / the requests of that
+    window it completed."""
+    row = {"proxy": kind, "scenario": scenario, "workers": workers, "offered_rps": rate}
+    cpus = ctx.proxy_cpus[:workers] if ctx.proxy_cpus else None
+    row["proxy_cpus"] = ",".join(map(str, cpus)) if cpus else "any"
+    proc, port, d = start_proxy(kind, ctx.tmp, workers, ctx.backends, cpus)
+    row["dir"] = d
     try:
-        res = run_openloop(port, scenario, rate, at_start, at_end, ctx)
-        row.update(res)
-        if "start" not in marks or "end" not in marks:
-            raise Failure("drover-openloop did not mark its measured window")
-        (w0, t0, z0), (w1, t1, z1) = marks["start"], marks["end"]
-        cpu_s = (t1 - t0) / CLK_TCK
-        row["cpu_s"] = cpu_s
-        row["cpu_util"] = cpu_s / (w1 - w0) if w1 > w0 else 0.0
-        done = res["completed"]
-        row["cpu_us_per_req"] = cpu_s * 1e6 / done if done else float("nan")
-        row["sleeps_per_req"] = (z1 - z0) / done if done else float("nan")
+        row.update(openloop_window(proc, port, scenario, rate, ctx))
         if not proc.running():
             row["note"] = "%s exited during the run with %s" % (kind, proc.popen.returncode)
         return row
@@ -770,19 +783,39 @@ def interleaved(scenario, workers, proxies, ctx, problems) -> list:
             r["vs_nginx"] = r["cpu_us_per_req"] / ref["cpu_us_per_req"]
             pairs = sorted(x / y for x, y in zip(r["slice_cpu"], ref["slice_cpu"]))
             r["slice_ratios"] = pairs
+    add_floor_excess(rows)
     return rows
+
+
+def add_floor_excess(rows):
+    """With the relay among `rows` (one scenario and worker count): each proxy's CPU
+    per request above the relay's, the part its own work costs, and that as a ratio
+    to nginx's part. A ratio of CPU per request to nginx's cannot fall below the
+    relay's, whatever a proxy does; this one can reach 0."""
+    floor = [r for r in rows if r["proxy"] == FLOOR]
+    ref = [r for r in rows if r["proxy"] == "nginx"]
+    if not floor:
+        return
+    for r in rows:
+        if r["proxy"] != FLOOR:
+            r["above_floor"] = r["cpu_us_per_req"] - floor[0]["cpu_us_per_req"]
+    for r in rows:
+        if ref and r.get("above_floor") is not None and ref[0]["above_floor"] > 0:
+            r["above_floor_vs_nginx"] = r["above_floor"] / ref[0]["above_floor"]
 
 
 def interleaved_markdown(rows) -> str:
     out = ["| scenario | workers | proxy | slices | requests | CPU µs/req | vs nginx | "
-           "median slice ratio vs nginx | slice ratios (sorted) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "median slice ratio vs nginx | above the relay µs/req | above the relay vs "
+           "nginx's | slice ratios (sorted) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ratios = r.get("slice_ratios") or []
         med = statistics.median(ratios) if ratios else float("nan")
-        out.append("| %s | %d | %s | %d | %s | %s | %s | %s | %s |" % (
+        out.append("| %s | %d | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
             r["scenario"], r["workers"], r["proxy"], r["slices"], fmt(r["requests"], ","),
             fmt(r["cpu_us_per_req"], ".1f"), fmt(r.get("vs_nginx"), ".2f"), fmt(med, ".2f"),
+            fmt(r.get("above_floor"), ".1f"), fmt(r.get("above_floor_vs_nginx"), ".2f"),
             " ".join("%.2f" % x for x in ratios) if r["proxy"] != "nginx" else "-"))
     return "\n".join(out)
 
@@ -990,7 +1023,8 @@ LATENCY_CSV_FIELDS = ["date", "host", "nproc", "cpu_model", "scenario", "proxy",
                       "completed", "achieved_rps", "errors", "non2xx", "timeouts", "unsent",
                       "connects", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
                       "cpu_s", "cpu_us_per_req", "cpu_util", "sleeps_per_req",
-                      "p99_ratio_nginx", "cpu_ratio_nginx", "p99_runs"]
+                      "p99_ratio_nginx", "cpu_ratio_nginx", "p99_runs",
+                      "p99_slice_ratio_median"]
 
 
 def write_latency_csv(path: Path, rows, ctx):
@@ -1004,7 +1038,7 @@ def write_latency_csv(path: Path, rows, ctx):
                      p99_runs="/".join("%.3f" % x if x is not None else "-"
                                        for x in r.get("p99_runs", [])))
             for k in ("cpu_s", "cpu_us_per_req", "cpu_util", "sleeps_per_req",
-                      "p99_ratio_nginx", "cpu_ratio_nginx"):
+                      "p99_ratio_nginx", "cpu_ratio_nginx", "p99_slice_ratio_median"):
                 if isinstance(d.get(k), float):
                     d[k] = "%.4g" % d[k]
             w.writerow(d)
@@ -1158,18 +1192,28 @@ def median_run(runs: list, key="cpu_us_per_req", runs_key="cpu_runs") -> dict:
     return row
 
 
+def latency_rate(s, w, proxies, runs, ctx, problems):
+    """The open-loop rate of scenario `s` at `w` workers from its wrk runs (`runs`:
+    proxy -> its wrk runs); None (with the reason in `problems`) when there is none."""
+    a = ctx.args
+    reached = [r["rps"] for p in proxies for r in runs[p]]
+    if not reached:
+        return None
+    rate = offered_rate(reached, a.latency_load)
+    if rate < 100:
+        problems.append("%s w=%d: no open-loop runs (%g of %.0f req/s is under 100 req/s)" % (
+            s, w, a.latency_load, min(reached)))
+        return None
+    return rate
+
+
 def latency_runs(s, w, proxies, runs, ctx, problems) -> list:
     """The open-loop runs of scenario `s` at `w` workers after its wrk runs (`runs`:
     proxy -> its wrk runs), every proxy at the same rate; one row per proxy (with
     --latency-repeat, its median run by p99)."""
     a = ctx.args
-    reached = [r["rps"] for p in proxies for r in runs[p]]
-    if not reached:
-        return []
-    rate = offered_rate(reached, a.latency_load)
-    if rate < 100:
-        problems.append("%s w=%d: no open-loop runs (%g of %.0f req/s is under 100 req/s)" % (
-            s, w, a.latency_load, min(reached)))
+    rate = latency_rate(s, w, proxies, runs, ctx, problems)
+    if rate is None:
         return []
     lat = {p: [] for p in proxies}
     for rep in range(a.latency_repeat):
@@ -1181,6 +1225,105 @@ def latency_runs(s, w, proxies, runs, ctx, problems) -> list:
             if r is not None:
                 lat[p].append(r)
     return [median_run(lat[p], "p99_ms", "p99_runs") for p in proxies if lat[p]]
+
+
+def nearest_rank(sorted_values, q):
+    """The q-quantile of sorted_values by nearest rank, as drover-openloop takes it."""
+    return sorted_values[max(math.ceil(q * len(sorted_values)), 1) - 1]
+
+
+def pooled_row(p, s, w, rate, windows, latencies_ns, ctx) -> dict:
+    """One proxy's row of --latency-interleave: the counts and CPU time summed over its
+    measured windows, the percentiles of all their latencies together."""
+    a = ctx.args
+    row = {"proxy": p, "scenario": s, "workers": w, "offered_rps": rate,
+           "close": windows[0]["close"], "connections": a.connections,
+           "warmup_s": a.warmup, "duration_s": a.duration, "slices": len(windows),
+           "p99_runs": [x["p99_ms"] for x in windows]}
+    cpus = ctx.proxy_cpus[:w] if ctx.proxy_cpus else None
+    row["proxy_cpus"] = ",".join(map(str, cpus)) if cpus else "any"
+    for k in ("scheduled", "sent", "completed", "errors", "non2xx", "timeouts", "unsent",
+              "connects", "cpu_s", "wall_s", "sleeps"):
+        row[k] = sum(x[k] for x in windows)
+    done = row["completed"]
+    row["achieved_rps"] = done / (a.duration * len(windows))
+    row["cpu_util"] = row["cpu_s"] / row["wall_s"] if row["wall_s"] else 0.0
+    row["cpu_us_per_req"] = row["cpu_s"] * 1e6 / done if done else float("nan")
+    row["sleeps_per_req"] = row["sleeps"] / done if done else float("nan")
+    if latencies_ns:
+        lat = sorted(latencies_ns)
+        row["mean_ms"] = sum(lat) / len(lat) / 1e6
+        for k, q in (("p50_ms", 0.5), ("p90_ms", 0.9), ("p99_ms", 0.99), ("p999_ms", 0.999)):
+            row[k] = nearest_rank(lat, q) / 1e6
+        row["max_ms"] = lat[-1] / 1e6
+    return row
+
+
+def latency_interleaved(s, w, proxies, runs, ctx, problems) -> list:
+    """--latency-interleave N: the open-loop runs as interleaved() does the wrk runs.
+    Every proxy runs at once (each pinned as in the other runs, idle while not
+    measured) and drover-openloop goes to them in turn, N slices of --warmup +
+    --duration seconds each at the same rate, the order rotating from slice to slice;
+    each proxy's percentiles are those of all its slices' latencies together. A
+    machine's slow phase, which moves one run's p99 by 3x here, then falls on every
+    proxy alike, and p99 counts 1 % of N times as many requests."""
+    a = ctx.args
+    rate = latency_rate(s, w, proxies, runs, ctx, problems)
+    if rate is None:
+        return []
+    cpus = ctx.proxy_cpus[:w] if ctx.proxy_cpus else None
+    started = {}
+    windows = {p: [] for p in proxies}
+    latencies = {p: [] for p in proxies}
+    try:
+        for p in proxies:
+            started[p] = start_proxy(p, ctx.tmp, w, ctx.backends, cpus)
+        for k in range(a.latency_interleave):
+            order = proxies[k % len(proxies):] + proxies[:k % len(proxies)]
+            log("%s: %d worker(s), open loop at %d req/s, interleaved slice %d of %d (%s)" % (
+                s, w, rate, k + 1, a.latency_interleave, ", ".join(order)))
+            for p in order:
+                proc, port, d = started[p]
+                what = "%s %s w=%d open loop at %d req/s, slice %d" % (p, s, w, rate, k + 1)
+                path = d / ("latencies-%d" % k)
+                try:
+                    r = openloop_window(proc, port, s, rate, ctx, path)
+                    with open(path) as f:
+                        lat = [int(x) for x in f]
+                    os.unlink(path)
+                except (Failure, OSError, ValueError) as e:
+                    problems.append("%s: %s" % (what, e))
+                    log("FAILED: %s: %s" % (what, e))
+                    continue
+                if len(lat) != r["completed"]:
+                    problems.append("%s: %d latencies for %d completed requests" % (
+                        what, len(lat), r["completed"]))
+                bad = ["%d %s" % (r[x], x) for x in ("errors", "non2xx", "timeouts", "unsent")
+                       if r[x]]
+                if bad:
+                    problems.append("%s: %s" % (what, ", ".join(bad)))
+                windows[p].append(r)
+                latencies[p] += lat
+    except Failure as e:
+        problems.append("%s w=%d interleaved open loop: %s" % (s, w, e))
+    finally:
+        for p, (proc, _, d) in started.items():
+            if not proc.stop():
+                problems.append("%s %s w=%d: did not exit within 5 s of SIGTERM (SIGKILLed)" % (
+                    p, s, w))
+            if p == "drover":
+                check_drover_log({"drover_log": read_text(d / "error.log") +
+                                  read_text(d / "stdout.log")},
+                                 "drover %s w=%d interleaved open loop" % (s, w), problems)
+    rows = [pooled_row(p, s, w, rate, windows[p], latencies[p], ctx)
+            for p in proxies if windows[p]]
+    ref = [r for r in rows if r["proxy"] == "nginx"]
+    for r in rows:
+        if ref and len(r["p99_runs"]) == len(ref[0]["p99_runs"]):
+            ratios = [x / y for x, y in zip(r["p99_runs"], ref[0]["p99_runs"]) if x and y]
+            if ratios:
+                r["p99_slice_ratio_median"] = statistics.median(ratios)
+    return rows
 
 
 def replot(csv_path: Path, args) -> int:
@@ -1283,6 +1426,10 @@ def main(argv=None) -> int:
                     help="open-loop runs per proxy, taking turns; the table shows each "
                          "proxy's median run by p99 (default 1; --repeat does not apply to "
                          "them, to keep the run time bounded)")
+    ap.add_argument("--latency-interleave", type=int, default=0, metavar="N",
+                    help="instead, the open-loop runs as N interleaved slices per proxy, all "
+                         "proxies running at once, each proxy's percentiles over all its "
+                         "slices' latencies (see latency_interleaved())")
     ap.add_argument("--interleave", type=int, default=0, metavar="N",
                     help="also N interleaved slices of --duration seconds per proxy, all "
                          "proxies running at once, for CPU per request with the machine's "
@@ -1294,8 +1441,9 @@ def main(argv=None) -> int:
         return replot(Path(a.replot), a)
     if a.duration is None:
         a.duration = 3 if a.quick else 10
-    if not 0 < a.latency_load <= 1 or a.latency_repeat < 1:
-        ap.error("--latency-load must be in (0, 1], --latency-repeat at least 1")
+    if not 0 < a.latency_load <= 1 or a.latency_repeat < 1 or a.latency_interleave < 0:
+        ap.error("--latency-load must be in (0, 1], --latency-repeat at least 1, "
+                 "--latency-interleave not negative")
     if a.tls and not a.no_latency:
         log("--tls: no open-loop runs (drover-openloop speaks plain HTTP only)")
         a.no_latency = True
@@ -1382,7 +1530,8 @@ def main(argv=None) -> int:
                     if runs[p]:
                         rows.append(median_run(runs[p]))
                 if not a.no_latency:
-                    lat_rows += latency_runs(s, w, sp, runs, ctx, problems)
+                    lat = latency_interleaved if a.latency_interleave else latency_runs
+                    lat_rows += lat(s, w, sp, runs, ctx, problems)
                 if a.interleave > 0:
                     inter_rows += interleaved(s, w, sp, ctx, problems)
     except KeyboardInterrupt:
@@ -1415,11 +1564,13 @@ def main(argv=None) -> int:
             with open(inter_csv_path, "w", newline="") as f:
                 wr = csv.writer(f)
                 wr.writerow(["date", "scenario", "workers", "proxy", "slices", "requests",
-                             "cpu_us_per_req", "cpu_ratio_nginx", "slice_cpu_us_per_req"])
+                             "cpu_us_per_req", "cpu_ratio_nginx", "above_relay_us_per_req",
+                             "above_relay_ratio_nginx", "slice_cpu_us_per_req"])
                 for r in inter_rows:
                     wr.writerow([ctx.date, r["scenario"], r["workers"], r["proxy"], r["slices"],
                                  r["requests"], "%.2f" % r["cpu_us_per_req"],
-                                 fmt(r.get("vs_nginx"), ".3f"),
+                                 fmt(r.get("vs_nginx"), ".3f"), fmt(r.get("above_floor"), ".2f"),
+                                 fmt(r.get("above_floor_vs_nginx"), ".3f"),
                                  " ".join("%.2f" % x for x in r["slice_cpu"])])
         have_plot = plot(png_path, [r for r in rows if r["proxy"] != "direct"], counts, ctx)
         print()
@@ -1464,22 +1615,30 @@ def main(argv=None) -> int:
             print()
             print("## Latency at the same offered load — %s" % ctx.date)
             print()
-            print("Open loop (build/drover-openloop, as wrk2): each proxy started afresh and "
-                  "sent requests on a fixed schedule, %g %% of the lowest req/s any proxy "
-                  "reached above, over at most %d connections, %d s per run (+%d s warm-up at "
-                  "the same rate); latency counts from each request's due time, so waiting for "
-                  "a busy connection is included. CPU µs/req: the proxy's CPU time in the "
-                  "measured window / the requests completed." % (
-                      100 * a.latency_load, a.connections, a.duration, a.warmup))
+            how = ("each proxy started afresh" if not a.latency_interleave else
+                   "all proxies running at once and taking turns, %d slices each in a "
+                   "rotating order, each proxy's percentiles over all its slices' "
+                   "latencies together," % a.latency_interleave)
+            print("Open loop (build/drover-openloop, as wrk2): %s sent requests on a fixed "
+                  "schedule, %g %% of the lowest req/s any proxy reached above, over at most "
+                  "%d connections, %d s per run (+%d s warm-up at the same rate); latency "
+                  "counts from each request's due time, so waiting for a busy connection is "
+                  "included. CPU µs/req: the proxy's CPU time in the measured window(s) / the "
+                  "requests completed." % (how, 100 * a.latency_load, a.connections,
+                                           a.duration, a.warmup))
             print()
             print(latency_markdown(lat_rows))
             print()
             for r in lat_rows:
                 if len(r.get("p99_runs", [])) > 1:
-                    print("- %s %s w=%d: p99 ms in the %d open-loop runs %s (the median run "
-                          "is shown)" % (r["proxy"], r["scenario"], r["workers"],
-                                         len(r["p99_runs"]), " / ".join(
-                                             fmt(x, ".3f") for x in r["p99_runs"])))
+                    print("- %s %s w=%d: p99 ms in the %d open-loop %s %s%s" % (
+                        r["proxy"], r["scenario"], r["workers"], len(r["p99_runs"]),
+                        "slices" if a.latency_interleave else "runs",
+                        " / ".join(fmt(x, ".3f") for x in r["p99_runs"]),
+                        "" if a.latency_interleave else " (the median run is shown)"))
+                if r.get("p99_slice_ratio_median") is not None and r["proxy"] != "nginx":
+                    print("  - median over the slices of its p99 / nginx's in the same round: "
+                          "%.2f" % r["p99_slice_ratio_median"])
         if inter_rows:
             print()
             print("## CPU per request, interleaved — %s" % ctx.date)

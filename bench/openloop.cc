@@ -5,6 +5,7 @@
 //
 // Usage: drover-openloop --port P --rate R [--duration S] [--warmup S] [--host 127.0.0.1]
 //          [--path /] [--header "Name: value"]... [--connections N] [--close]
+//          [--latencies FILE]
 //
 // Semantics:
 //   - Request k (from 0) is due at t0 + k/R: a uniform schedule over warmup + duration
@@ -38,6 +39,9 @@
 //     scheduled = completed + errors + timeouts + unsent; sent = requests fully written.
 //     achieved_rps = completed / duration. Percentiles are exact: the sorted latencies of
 //     the completed requests, nearest rank.
+//   - --latencies FILE also writes the measured window's latencies there, sorted, one
+//     integer of nanoseconds per line (compare.py --latency-interleave pools them over
+//     runs for exact percentiles of the whole).
 //   - On stderr, "drover-openloop: measuring" when the warm-up ends and
 //     "drover-openloop: stopped sending" when the measured window ends (compare.py samples
 //     the proxy's CPU time at these two moments), and the first error if there were any.
@@ -408,6 +412,7 @@ struct Options {
   double duration = 10;
   double warmup = 1;
   bool close = false;
+  std::string latencies;  // --latencies: where to write every measured latency
 };
 
 struct Conn {
@@ -836,6 +841,10 @@ class Loader {
   void Report() {
     std::vector<int64_t>& lat = latencies_;
     std::sort(lat.begin(), lat.end());
+    if (!o_.latencies.empty() && !WriteLatencies(o_.latencies, lat)) {
+      fprintf(stderr, "drover-openloop: cannot write %s: %s\n", o_.latencies.c_str(),
+              strerror(errno));
+    }
     auto ms = [](double ns) { return ns / 1e6; };
     auto pct = [&](double q) {
       size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(lat.size())));
@@ -867,6 +876,17 @@ class Loader {
         static_cast<long long>(unsent_), static_cast<long long>(connects_),
         static_cast<double>(completed_) / o_.duration, figures);
     fflush(stdout);
+  }
+
+  static bool WriteLatencies(const std::string& path, const std::vector<int64_t>& lat) {
+    FILE* f = fopen(path.c_str(), "w");
+    if (f == nullptr) {
+      return false;
+    }
+    for (int64_t v : lat) {
+      fprintf(f, "%lld\n", static_cast<long long>(v));
+    }
+    return fclose(f) == 0;
   }
 
   Options o_;
@@ -903,6 +923,7 @@ void Usage() {
   fputs(
       "usage: drover-openloop --port P --rate R [--duration S] [--warmup S] [--host H]\n"
       "         [--path /x] [--header 'Name: value']... [--connections N] [--close]\n"
+      "         [--latencies FILE]\n"
       "  --rate R         requests per second in total, on a uniform schedule\n"
       "  --duration S     measured seconds (default 10)\n"
       "  --warmup S       seconds at the same rate before, not recorded (default 1)\n"
@@ -911,6 +932,7 @@ void Usage() {
       "  --header H       an extra request header (repeatable)\n"
       "  --connections N  at most N connections (default 64)\n"
       "  --close          a new connection per request, with Connection: close\n"
+      "  --latencies F    also write the measured latencies to F (ns, sorted, one a line)\n"
       "Latency = response complete - due time. Prints one JSON line.\n",
       stderr);
 }
@@ -962,6 +984,9 @@ bool ParseOption(int opt, const char* arg, Options* o) {
     case 'C':
       o->close = true;
       return true;
+    case 'L':
+      o->latencies = arg;
+      return !o->latencies.empty();
     default:
       return false;  // getopt_long has said why
   }
@@ -978,6 +1003,7 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       {"duration", required_argument, nullptr, 'd'},
       {"warmup", required_argument, nullptr, 'w'},
       {"close", no_argument, nullptr, 'C'},
+      {"latencies", required_argument, nullptr, 'L'},
       {nullptr, 0, nullptr, 0},
   };
   int opt, index = 0;
