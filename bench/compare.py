@@ -850,34 +850,77 @@ def worker_pids(kind, proc: Proc) -> list:
     return [proc.pid] if kind == "haproxy" else (proc.descendants() or [proc.pid])
 
 
-def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
-    """System calls per request of the proxy's workers: `strace -c -f` attached to
-    them for an extra run (strace slows the proxy a lot, so only the counts per
-    request mean anything); the 64 connection set-ups are included."""
-    strace = shutil.which("strace")
-    if not strace:
-        return "strace not installed"
-    out = ctx.tmp / ("strace-%s-%s-%d.txt" % (kind, scenario, proc.pid))
-    args = [strace, "-c", "-f", "-o", str(out)]
-    for p in worker_pids(kind, proc):
-        args += ["-p", str(p)]
-    requests, res = attached_run(args, proc, port, scenario, ctx)
+def perf_tracepoints_work() -> bool:
+    """Whether `perf stat` can count the syscalls:sys_enter_* tracepoints here."""
+    perf = shutil.which("perf")
+    if not perf:
+        return False
+    try:
+        r = subprocess.run([perf, "stat", "-x,", "-e", "syscalls:sys_enter_getpid", "--",
+                            "true"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0 and "syscalls:sys_enter_getpid" in r.stderr
+
+
+def parse_perf_syscalls(text: str) -> list:
+    """(count, name) of every system call `perf stat -x, -e syscalls:sys_enter_*`
+    counted at least once (the lines "count,,syscalls:sys_enter_NAME,...")."""
     counts = []
-    for line in read_text(out).splitlines():
+    for line in text.splitlines():
+        f = line.split(",")
+        if len(f) >= 3 and f[2].startswith("syscalls:sys_enter_") and f[0].isdigit():
+            if int(f[0]):
+                counts.append((int(f[0]), f[2][len("syscalls:sys_enter_"):]))
+    return counts
+
+
+def parse_strace_summary(text: str) -> list:
+    """(count, name) of every system call in an `strace -c` summary."""
+    counts = []
+    for line in text.splitlines():
         f = line.split()
         if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
             counts.append((int(f[3]), f[-1]))
+    return counts
+
+
+def syscall_profile(kind, proc: Proc, port, scenario, ctx) -> str:
+    """System calls per request of the proxy's workers, counted for an extra run; the
+    64 connection set-ups are included. With perf's syscall tracepoints when they
+    work here (`perf stat -e syscalls:sys_enter_*`, which barely slows the proxy);
+    else with `strace -c -f`, which slows it so much that paths depending on timing
+    change (a request that would come a moment after accept() is already there)."""
+    pids = [str(p) for p in worker_pids(kind, proc)]
+    if perf_tracepoints_work():
+        tool = "perf"
+        out = ctx.tmp / ("perf-syscalls-%s-%s-%d.txt" % (kind, scenario, proc.pid))
+        args = [shutil.which("perf"), "stat", "-x,", "-e", "syscalls:sys_enter_*", "-o",
+                str(out), "-p", ",".join(pids)]
+        parse = parse_perf_syscalls
+    elif shutil.which("strace"):
+        tool = "strace"
+        out = ctx.tmp / ("strace-%s-%s-%d.txt" % (kind, scenario, proc.pid))
+        args = [shutil.which("strace"), "-c", "-f", "-o", str(out)]
+        for p in pids:
+            args += ["-p", p]
+        parse = parse_strace_summary
+    else:
+        return "neither perf's syscall tracepoints nor strace available"
+    requests, res = attached_run(args, proc, port, scenario, ctx)
+    counts = parse(read_text(out))
     if not counts or not requests:
-        return "no strace output"
+        return "no %s output" % tool
     counts.sort(reverse=True)
     total = sum(c for c, _ in counts)
     errs = res["err_connect"] + res["err_read"] + res["err_write"] + res["err_timeout"]
     note = ""
     if errs or res["non2xx"]:
-        note = " (under strace wrk saw %d non-2xx, socket errors connect %d read %d write %d " \
-               "timeout %d)" % (res["non2xx"], res["err_connect"], res["err_read"],
+        note = " (under %s wrk saw %d non-2xx, socket errors connect %d read %d write %d " \
+               "timeout %d)" % (tool, res["non2xx"], res["err_connect"], res["err_read"],
                                 res["err_write"], res["err_timeout"])
-    return "%.1f syscalls/request over %d requests: " % (total / requests, requests) + ", ".join(
+    return "%.1f syscalls/request over %d requests (%s): " % (
+        total / requests, requests, tool) + ", ".join(
         "%s %.2f" % (name, c / requests) for c, name in counts[:6]) + note
 
 
@@ -1408,8 +1451,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-direct", action="store_true", help="skip the backend-direct baseline")
     ap.add_argument("--results", default=str(RESULTS), help="directory for CSV and PNG")
     ap.add_argument("--syscalls", action="store_true",
-                    help="after each proxy run, an extra 3 s run under strace -c: system "
-                         "calls per request of the workers")
+                    help="after each proxy run, an extra 3 s run counting the workers' "
+                         "system calls per request (perf's syscall tracepoints, else "
+                         "strace -c)")
     ap.add_argument("--profile", action="store_true",
                     help="after each proxy run, an extra 3 s run under perf record -e "
                          "cpu-clock: the kernel's share and the top symbols")
