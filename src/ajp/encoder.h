@@ -94,7 +94,10 @@ uint16_t RequestHeaderCode(std::string_view name);
 // appended): max_packet outside [kMinPacketSize, kMaxPacketSize]; the packet
 // would exceed max_packet bytes (header included; mod_proxy_ajp answers such
 // a request with 500, like a too-large head); more than 65535 headers; a
-// string of 65535 bytes or more; a method that is not a non-empty token.
+// string of 65535 bytes or more; a header name of kMaxStringHeaderName
+// bytes or more (its length would read as a coded name 0xA0nn); a method
+// that is not a non-empty token.
+inline constexpr size_t kMaxStringHeaderName = 0xA000;  // 40960
 core::Status EncodeForwardRequest(const ForwardRequest& req, size_t max_packet, std::string* out);
 
 // Bytes of a body packet before its data: magic, packet length, data length.

@@ -358,3 +358,19 @@ def test_pipelined_requests(drover, ajp):
     assert [r.status for r in resps] == [200, 200, 200]
     assert resps[1].json()["body"] == "hello"
     assert resps[2].body == dr.pattern(10000)
+
+
+def test_header_name_that_would_read_as_a_coded_name_is_refused(drover, ajp):
+    """A header name sent as a string starts with its length; one of 40,960 bytes or
+    more starts with 0xA0nn, which the container reads as a coded name, and it would
+    read the rest of the name as headers and attributes of the client's making.
+    drover answers 500 and sends nothing; a name one byte shorter goes through."""
+    b = ajp(packet_size=65536)
+    d = start(drover, [b], "iobuffersize=65536", server={"LimitRequestFieldSize": 65536})
+    r = dr.request(d.port, "GET", "/info", headers={"X" * 40960: "v"})
+    assert r.status == 500, r
+    d.wait_error_log(r"cannot send GET /info over AJP \(a request header name of 40960 bytes "
+                     r"or more cannot be encoded\)")
+    r = dr.request(d.port, "GET", "/info", headers={"X" * 40959: "v"})
+    assert r.status == 200, r
+    assert len(r.json()["headers"]) >= 1

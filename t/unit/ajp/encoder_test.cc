@@ -308,6 +308,27 @@ TEST(AjpEncode, StringTooLongForAjp) {
   EXPECT_TRUE(out.empty());
 }
 
+// A string's length 0xA0nn would read as a coded header name: the name's own bytes
+// would then be parsed as headers and attributes (say, a secret or a req_attribute).
+TEST(AjpEncode, HeaderNameThatWouldReadAsACodedNameIsAnError) {
+  ForwardRequest r = Minimal();
+  std::string name(kMaxStringHeaderName, 'n');
+  r.headers = {{name, "v"}};
+  std::string out = "kept";
+  core::Status st = EncodeForwardRequest(r, kMaxPacketSize, &out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "a request header name of 40960 bytes or more cannot be encoded");
+  EXPECT_EQ(out, "kept");
+  name.pop_back();  // 40959 bytes: its length 0x9fff is not a code
+  r.headers = {{name, "v"}};
+  ASSERT_TRUE(EncodeForwardRequest(r, kMaxPacketSize, &out).ok());
+  EXPECT_EQ(out.substr(4 + 4 + MinimalPrefix('\x02').size(), 2), "\x9f\xff"s);
+  // A long value is fine: values are never codes.
+  r.headers = {{"X", std::string(kMaxStringHeaderName, 'v')}};
+  out.clear();
+  EXPECT_TRUE(EncodeForwardRequest(r, kMaxPacketSize, &out).ok());
+}
+
 TEST(AjpEncode, BadArguments) {
   std::string out;
   core::Status st = EncodeForwardRequest(Minimal(), 512, &out);
