@@ -161,11 +161,13 @@ clean:
 # libevent, no OpenSSL). clang: `tools/install-deps.sh --fuzz`.
 FUZZ_CXX := clang++
 FUZZ_SECONDS := 60
-FUZZ_TARGETS := request_head response_head chunked sticky config rewrite
+FUZZ_TARGETS := request_head response_head chunked sticky config rewrite ajp_response \
+  ajp_request
 FUZZ_FLAGS := -std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
   -fno-sanitize-recover=undefined -Isrc -It/fuzz
 FUZZ_LIB_SRCS := src/core/strings.cc src/core/log.cc src/http/parser.cc src/http/rewrite.cc \
-  src/config/reader.cc src/config/builder.cc src/config/regex.cc src/balancer/sticky.cc
+  src/config/reader.cc src/config/builder.cc src/config/regex.cc src/balancer/sticky.cc \
+  src/ajp/decoder.cc src/ajp/response.cc src/ajp/encoder.cc
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cc=$(B)/fuzz/obj/%.o)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 FUZZ_LIBS = $(shell pkg-config --libs inih libpcre2-8)
