@@ -324,7 +324,8 @@ TEST(AjpEncode, HeaderNameThatWouldReadAsACodedNameIsAnError) {
   ASSERT_TRUE(EncodeForwardRequest(r, kMaxPacketSize, &out).ok());
   EXPECT_EQ(out.substr(4 + 4 + MinimalPrefix('\x02').size(), 2), "\x9f\xff"s);
   // A long value is fine: values are never codes.
-  r.headers = {{"X", std::string(kMaxStringHeaderName, 'v')}};
+  const std::string value(kMaxStringHeaderName, 'v');  // the views below point into it
+  r.headers = {{"X", value}};
   out.clear();
   EXPECT_TRUE(EncodeForwardRequest(r, kMaxPacketSize, &out).ok());
 }
