@@ -74,9 +74,11 @@
 //    which loads back to the same behaviour. Unset optional directives are
 //    written as comments. Long values wrap onto indented continuation lines
 //    so that no line exceeds the 199-character limit; a quoted word longer
-//    than a line is cut at single spaces. The one thing that cannot wrap is a
-//    single word without spaces longer than a line: only a path can be one
-//    (a relative path that filled its input line, made absolute).
+//    than a line is cut at single spaces (a run without spaces that is too
+//    long for the rest of a line gets a continuation line of its own). The one
+//    thing that cannot wrap is a single word without spaces longer than a
+//    line: only a path can be one (a relative path that filled its input
+//    line, made absolute).
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -1661,11 +1663,26 @@ Status Builder::Finish() {
 // continuation line: the last single space at or before `room` whose
 // neighbours are not blank and after which no ';' or '#' follows (the reader
 // joins continuation lines with one space after trimming them, and a line
-// starting with ';' or '#' is a comment). npos when there is none.
+// starting with ';' or '#' is a comment). When the word has no such space
+// that early (its first run without spaces is longer than `room`), the first
+// one after it, so that the over-long run gets a line of its own and what
+// follows still wraps; a run that came from one input line fits a line. npos
+// when there is none at all.
 size_t WordCut(std::string_view q, size_t room) {
-  for (size_t k = std::min(room, q.size() - 1); k > 0; --k) {
-    if (q[k] == ' ' && q[k - 1] != ' ' && q[k - 1] != '\t' && q[k + 1] != ' ' &&
-        q[k + 1] != '\t' && q[k + 1] != ';' && q[k + 1] != '#') {
+  auto cuttable = [q](size_t k) {
+    return q[k] == ' ' && q[k - 1] != ' ' && q[k - 1] != '\t' && q[k + 1] != ' ' &&
+           q[k + 1] != '\t' && q[k + 1] != ';' && q[k + 1] != '#';
+  };
+  if (q.size() < 3) {
+    return std::string_view::npos;
+  }
+  for (size_t k = std::min(room, q.size() - 2); k > 0; --k) {
+    if (cuttable(k)) {
+      return k;
+    }
+  }
+  for (size_t k = room + 1; k + 1 < q.size(); ++k) {
+    if (cuttable(k)) {
       return k;
     }
   }

@@ -763,6 +763,32 @@ TEST(DumpTest, QuotedWordLongerThanALineIsCutAtSpaces) {
   EXPECT_EQ(again->server.access_format, c->server.access_format);
 }
 
+// A quoted word whose run without spaces is longer than what is left of a line:
+// the run gets a continuation line of its own and the words after it wrap as
+// usual. Found by t/fuzz/fuzz_config.cc: Dump found no space early enough,
+// wrote the rest of the word on one line of over 199 characters, and the dump
+// did not load.
+TEST(DumpTest, LongRunInAQuotedWordGetsALineOfItsOwn) {
+  const std::string run = "55z" + std::string(150, ',') + "E";  // 154, more than fits after "    "
+  std::string text = "[server]\nListen = 80\nCustomLog = logs/access.log \"%h %l " + run + " %t";
+  text +=
+      "\n  %r %>s %b %D %{X-Header-One}i %{X-Header-Two}i %{X-Header-Three}i %{BALANCER_"
+      "WORKER_ROUTE}e\"\n";
+  auto c = LoadText(text);
+  ASSERT_NE(c, nullptr);
+  const std::string dump = Dump(*c);
+  EXPECT_NE(dump.find("\n    " + run + "\n"), std::string::npos) << dump;
+  std::istringstream lines(dump);
+  std::string line;
+  while (std::getline(lines, line)) {
+    EXPECT_LE(line.size(), 199u) << line;
+  }
+  auto again = LoadText(dump);
+  ASSERT_NE(again, nullptr) << dump;
+  EXPECT_EQ(again->server.access_format, c->server.access_format);
+  EXPECT_EQ(Dump(*again), dump);
+}
+
 // --- Helpers of config.h --------------------------------------------------
 
 TEST(ConfigHelpersTest, ApplyStatusString) {
