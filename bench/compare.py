@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import functools
 import glob
 import grp
 import json
@@ -733,6 +734,12 @@ def measure(kind, scenario, workers, ctx) -> dict:
                     read_text(row["dir"] / "stdout.log")
 
 
+def rotated(proxies, k) -> list:
+    """The order of the proxies in slice k of an interleaved run: each slice starts
+    one further along."""
+    return proxies[k % len(proxies):] + proxies[:k % len(proxies)]
+
+
 def interleaved(scenario, workers, proxies, ctx, problems) -> list:
     """--interleave N: all proxies run at once (each pinned as in the other runs, idle
     while not measured), and wrk goes to them in turn, N slices of --duration seconds
@@ -752,7 +759,7 @@ def interleaved(scenario, workers, proxies, ctx, problems) -> list:
                     ctx.load_cpus)
         slices = {p: [] for p in proxies}  # (cpu seconds, requests) per slice
         for k in range(a.interleave):
-            order = proxies[k % len(proxies):] + proxies[:k % len(proxies)]
+            order = rotated(proxies, k)
             log("%s: %d worker(s), interleaved slice %d of %d (%s)" % (
                 scenario, workers, k + 1, a.interleave, ", ".join(order)))
             for p in order:
@@ -850,6 +857,7 @@ def worker_pids(kind, proc: Proc) -> list:
     return [proc.pid] if kind == "haproxy" else (proc.descendants() or [proc.pid])
 
 
+@functools.lru_cache(maxsize=None)
 def perf_tracepoints_work() -> bool:
     """Whether `perf stat` can count the syscalls:sys_enter_* tracepoints here."""
     perf = shutil.which("perf")
@@ -1322,7 +1330,7 @@ def latency_interleaved(s, w, proxies, runs, ctx, problems) -> list:
         for p in proxies:
             started[p] = start_proxy(p, ctx.tmp, w, ctx.backends, cpus)
         for k in range(a.latency_interleave):
-            order = proxies[k % len(proxies):] + proxies[:k % len(proxies)]
+            order = rotated(proxies, k)
             log("%s: %d worker(s), open loop at %d req/s, interleaved slice %d of %d (%s)" % (
                 s, w, rate, k + 1, a.latency_interleave, ", ".join(order)))
             for p in order:

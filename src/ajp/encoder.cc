@@ -91,16 +91,6 @@ core::Status EncodeForwardRequest(const ForwardRequest& req, size_t max_packet, 
   if (req.headers.size() > 0xFFFF) {
     return core::Status::Error("more than 65535 request headers");
   }
-  // A header name sent as a string starts with its length, and the container reads
-  // any first two bytes 0xA0nn as a coded name (Tomcat's AjpProcessor, mod_jk): a
-  // name of 40,960 bytes or more would be taken for one, and the rest of its bytes
-  // for further headers and attributes of the client's making. No real name is that
-  // long; LimitRequestFieldSize and the packet size can both allow one.
-  for (const http::Header& h : req.headers) {
-    if (h.name.size() >= kMaxStringHeaderName) {
-      return core::Status::Error("a request header name of 40960 bytes or more cannot be encoded");
-    }
-  }
   const size_t start = out->size();
   Writer w(out);
   w.U8(kToContainerMagic0);
@@ -124,6 +114,14 @@ core::Status EncodeForwardRequest(const ForwardRequest& req, size_t max_packet, 
   for (const http::Header& h : req.headers) {
     if (uint16_t code = RequestHeaderCode(h.name); code != 0) {
       w.U16(code);
+    } else if (h.name.size() >= kMaxStringHeaderName) {
+      // A name sent as a string starts with its length, and the container reads any
+      // first two bytes 0xA0nn as a coded name (Tomcat's AjpProcessor, mod_jk): a name
+      // of 40,960 bytes or more would be taken for one, and the rest of its bytes for
+      // further headers and attributes of the client's making. No real name is that
+      // long; LimitRequestFieldSize and the packet size can both allow one.
+      out->resize(start);
+      return core::Status::Error("a request header name of 40960 bytes or more cannot be encoded");
     } else {
       w.Str(h.name);
     }
